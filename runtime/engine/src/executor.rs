@@ -1,0 +1,471 @@
+//! The local job runner: builds the tasks of a job graph in one process, coordinates
+//! checkpoints and savepoints, and restarts the job from its latest completed checkpoint when a
+//! task fails, following the restart strategy.
+
+use crate::build::{build_attempt, Attempt};
+use crate::checkpoint::{CheckpointTracker, OperatorShapes, Progress, RetainedCheckpoints};
+use crate::config::JobConfig;
+use crate::metrics::JobMetrics;
+use crate::restore::{self, RestorePoint};
+use crate::task::{SnapshotLocations, TaskControl, TaskEvent, TaskRef};
+use freshet_core::{CheckpointId, CheckpointKind, Clock, Error, Result, SystemClock};
+use freshet_dataflow::JobGraph;
+use freshet_state::metadata::CheckpointMetadata;
+use freshet_state::CheckpointStorage;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+/// Requests to a running job.
+#[derive(Debug)]
+pub enum JobCommand {
+    /// Take a savepoint (into `target_dir`, or the default savepoint directory); with `stop`,
+    /// stop the job once it completes. The reply carries the savepoint's location.
+    Savepoint {
+        /// Where to put it.
+        target_dir: Option<String>,
+        /// Stop the job afterwards.
+        stop: bool,
+        /// Receives the location or the failure.
+        reply: oneshot::Sender<Result<String>>,
+    },
+    /// Cancel the job without a savepoint.
+    Cancel,
+}
+
+/// Sends commands to a running job.
+#[derive(Clone, Debug)]
+pub struct JobHandle {
+    tx: mpsc::UnboundedSender<JobCommand>,
+}
+
+impl JobHandle {
+    /// Takes a savepoint; returns its location once complete.
+    pub async fn savepoint(&self, target_dir: Option<String>, stop: bool) -> Result<String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(JobCommand::Savepoint { target_dir, stop, reply })
+            .map_err(|_| Error::ChannelClosed("the job is not running".into()))?;
+        rx.await.map_err(|_| Error::ChannelClosed("the job ended before the savepoint completed".into()))?
+    }
+
+    /// Cancels the job.
+    pub fn cancel(&self) {
+        let _ = self.tx.send(JobCommand::Cancel);
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEnd {
+    /// Bounded inputs were drained and everything committed.
+    Finished,
+    /// Cancelled.
+    Cancelled,
+    /// Stopped with a savepoint at this location.
+    Stopped {
+        /// The savepoint.
+        savepoint: String,
+    },
+}
+
+/// The result of running a job.
+#[derive(Debug)]
+pub struct JobOutcome {
+    /// How it ended.
+    pub end: JobEnd,
+    /// How many times it was restarted.
+    pub restarts: u32,
+    /// The last completed checkpoint (or savepoint).
+    pub last_checkpoint: Option<CheckpointId>,
+    /// Its counters.
+    pub metrics: Arc<JobMetrics>,
+}
+
+enum AttemptEnd {
+    Done(JobEnd),
+    Failed(Error),
+}
+
+/// Runs jobs in this process.
+pub struct LocalExecutor {
+    config: JobConfig,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<JobMetrics>,
+    commands: Mutex<Option<mpsc::UnboundedReceiver<JobCommand>>>,
+    handle: JobHandle,
+}
+
+struct SavepointRequest {
+    storage: Arc<CheckpointStorage>,
+    stop: bool,
+    reply: oneshot::Sender<Result<String>>,
+}
+
+impl LocalExecutor {
+    /// An executor with the given settings and the system clock.
+    pub fn new(config: JobConfig) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// An executor with a given clock.
+    pub fn with_clock(config: JobConfig, clock: Arc<dyn Clock>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            config,
+            clock,
+            metrics: Arc::new(JobMetrics::default()),
+            commands: Mutex::new(Some(rx)),
+            handle: JobHandle { tx },
+        }
+    }
+
+    /// A handle to send commands to the job run by [`run`](Self::run).
+    pub fn handle(&self) -> JobHandle {
+        self.handle.clone()
+    }
+
+    /// The job's counters.
+    pub fn metrics(&self) -> Arc<JobMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Runs `graph` until it finishes, is cancelled or stopped, or fails beyond the restart
+    /// strategy.
+    pub async fn run(&self, graph: &JobGraph) -> Result<JobOutcome> {
+        graph.validate()?;
+        let mut commands = self
+            .commands
+            .lock()
+            .take()
+            .ok_or_else(|| Error::Config("an executor runs one job".into()))?;
+        let checkpoints = Arc::new(CheckpointStorage::from_url(&self.config.checkpoint.storage)?);
+        let savepoint_root = match &self.config.checkpoint.savepoint_dir {
+            Some(dir) => CheckpointStorage::from_url(dir)?,
+            None => checkpoints.child("savepoints"),
+        };
+        let initial = restore::resolve(&self.config.restore, &checkpoints, &savepoint_root).await?;
+        if let Some(p) = &initial {
+            tracing::info!(location = %p.location, id = %p.metadata.id, "restoring");
+            let uids = graph.nodes.iter().map(|n| n.uid.to_string()).collect();
+            restore::check_all_restored(&p.metadata, &uids, self.config.allow_non_restored_state)?;
+        }
+        let used = restore::highest_used_id(&checkpoints, &savepoint_root).await?;
+        let next_id = used.max(initial.as_ref().map_or(0, |p| p.metadata.id.0)) + 1;
+        let shapes: OperatorShapes = graph
+            .nodes
+            .iter()
+            .map(|n| (n.uid.to_string(), (n.parallelism, graph.max_parallelism)))
+            .collect();
+        let mut tracker = CheckpointTracker::new(
+            &graph.name,
+            shapes,
+            next_id,
+            self.config.checkpoint.tolerable_failures,
+            self.config.checkpoint.timeout,
+        );
+        let mut retained = RetainedCheckpoints::new(self.config.checkpoint.retained);
+        let locations = SnapshotLocations {
+            checkpoints: checkpoints.clone(),
+            savepoints: Arc::new(Mutex::new(HashMap::new())),
+        };
+        let mut restore_point = initial;
+        let mut restarts = 0u32;
+        loop {
+            let end = self
+                .run_attempt(graph, restore_point.clone(), &mut tracker, &mut retained, &locations, &savepoint_root, &mut commands, restarts)
+                .await;
+            let last_checkpoint = retained.latest().map(|m| m.id).or(restore_point.as_ref().map(|p| p.metadata.id));
+            match end {
+                AttemptEnd::Done(end) => {
+                    return Ok(JobOutcome {
+                        end,
+                        restarts,
+                        last_checkpoint,
+                        metrics: self.metrics.clone(),
+                    })
+                }
+                AttemptEnd::Failed(error) => {
+                    restarts += 1;
+                    self.metrics.restarts.fetch_add(1, Ordering::Relaxed);
+                    let Some(delay) = self.config.restart.delay_before(restarts) else {
+                        tracing::error!(%error, restarts, "job failed; restart strategy exhausted");
+                        return Err(error);
+                    };
+                    tracing::warn!(%error, restart = restarts, ?delay, "job failed; restarting from the latest completed checkpoint");
+                    tokio::time::sleep(delay).await;
+                    if let Some(latest) = retained.latest() {
+                        restore_point = Some(RestorePoint {
+                            metadata: latest.clone(),
+                            storage: checkpoints.clone(),
+                            location: checkpoints.url_of(&CheckpointStorage::checkpoint_dir(latest.id)),
+                        });
+                    }
+                    tracker.reset_attempt();
+                    self.metrics.clear_attempt();
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_attempt(
+        &self,
+        graph: &JobGraph,
+        restore_point: Option<RestorePoint>,
+        tracker: &mut CheckpointTracker,
+        retained: &mut RetainedCheckpoints,
+        locations: &SnapshotLocations,
+        savepoint_root: &CheckpointStorage,
+        commands: &mut mpsc::UnboundedReceiver<JobCommand>,
+        attempt: u32,
+    ) -> AttemptEnd {
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let built = build_attempt(graph, &self.config, restore_point.as_ref(), self.clock.clone(), events_tx, locations.clone(), &self.metrics, attempt).await;
+        let Attempt {
+            tasks,
+            controls,
+            source_tasks,
+            local_dir,
+        } = match built {
+            Ok(a) => a,
+            Err(e) => return AttemptEnd::Failed(e),
+        };
+        let task_refs: Vec<TaskRef> = controls.keys().copied().collect();
+        let mut joins = JoinSet::new();
+        for task in tasks {
+            let id = task.id;
+            joins.spawn(async move { (id, task.run().await) });
+        }
+        let send_all = |msg: TaskControl| {
+            for c in controls.values() {
+                let _ = c.send(msg.clone());
+            }
+        };
+        let mut interval = tokio::time::interval(self.config.checkpoint.interval.unwrap_or(Duration::from_secs(3600)));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        let mut timeout_check = tokio::time::interval(Duration::from_millis(200));
+        let mut savepoints: HashMap<CheckpointId, SavepointRequest> = HashMap::new();
+        let mut queued: Vec<(Option<String>, bool, oneshot::Sender<Result<String>>)> = Vec::new();
+        let mut running_tasks = task_refs.len();
+        let mut finishing = false;
+
+        let end = loop {
+            // Start a queued savepoint when no checkpoint is in flight.
+            if tracker.pending().is_none() && !queued.is_empty() {
+                let (target, stop, reply) = queued.remove(0);
+                let running_sources: Vec<TaskRef> = source_tasks.iter().filter(|t| !tracker.is_finished(t)).copied().collect();
+                if running_sources.is_empty() {
+                    let _ = reply.send(Err(Error::Config("the job's sources have finished; no savepoint can be taken".into())));
+                    continue;
+                }
+                let barrier = tracker.begin(CheckpointKind::Savepoint, self.clock.now_ms(), &task_refs);
+                let root = match target {
+                    Some(dir) => match CheckpointStorage::from_url(&dir) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = tracker.fail(barrier.id, e.to_string());
+                            let _ = reply.send(Err(e));
+                            continue;
+                        }
+                    },
+                    None => savepoint_root.clone(),
+                };
+                let storage = Arc::new(root.child(&format!("savepoint-{}-{:x}", barrier.id.0, self.clock.now_ms())));
+                locations.savepoints.lock().insert(barrier.id, storage.clone());
+                savepoints.insert(barrier.id, SavepointRequest { storage, stop, reply });
+                for t in &running_sources {
+                    let _ = controls[t].send(TaskControl::TriggerCheckpoint(barrier));
+                }
+            }
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(JobCommand::Savepoint { target_dir, stop, reply }) => queued.push((target_dir, stop, reply)),
+                    Some(JobCommand::Cancel) | None => break AttemptEnd::Done(JobEnd::Cancelled),
+                },
+                event = events.recv() => {
+                    let Some(event) = event else { break AttemptEnd::Failed(Error::Internal("event channel closed".into())) };
+                    let now = self.clock.now_ms();
+                    let progress = match event {
+                        TaskEvent::Acked { task, checkpoint, snapshots } => tracker.on_ack(task, checkpoint, &snapshots, now),
+                        TaskEvent::Declined { checkpoint, reason, .. } => tracker.fail(checkpoint, reason),
+                        TaskEvent::Finished { task, snapshots, snapshotted_up_to } => tracker.on_finished(task, snapshots, snapshotted_up_to, now),
+                    };
+                    if let Some(end) = self.on_progress(progress, tracker, retained, locations, &mut savepoints, &send_all).await {
+                        break end;
+                    }
+                    if !finishing && tracker.finished_count() == task_refs.len() && tracker.pending().is_none() {
+                        finishing = true;
+                        match self.finish_job(tracker, retained, locations, &send_all).await {
+                            Ok(()) => {}
+                            Err(e) => break AttemptEnd::Failed(e),
+                        }
+                    }
+                }
+                joined = joins.join_next(), if running_tasks > 0 => {
+                    match joined {
+                        Some(Ok((_, Ok(())))) => {
+                            running_tasks -= 1;
+                            if running_tasks == 0 {
+                                break AttemptEnd::Done(JobEnd::Finished);
+                            }
+                        }
+                        Some(Ok((task, Err(e)))) => break AttemptEnd::Failed(Error::Internal(format!("task {}/{} failed: {e}", task.chain, task.subtask))),
+                        Some(Err(join)) => {
+                            let reason = if join.is_panic() {
+                                let payload = join.into_panic();
+                                payload.downcast_ref::<String>().cloned()
+                                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_else(|| "unknown panic".into())
+                            } else {
+                                "task aborted".into()
+                            };
+                            break AttemptEnd::Failed(Error::Internal(format!("a task panicked: {reason}")));
+                        }
+                        None => break AttemptEnd::Done(JobEnd::Finished),
+                    }
+                }
+                _ = interval.tick(), if self.config.checkpoint.interval.is_some() => {
+                    if tracker.pending().is_none() {
+                        let running_sources: Vec<TaskRef> = source_tasks.iter().filter(|t| !tracker.is_finished(t)).copied().collect();
+                        if !running_sources.is_empty() {
+                            let barrier = tracker.begin(CheckpointKind::Checkpoint, self.clock.now_ms(), &task_refs);
+                            tracing::debug!(id = %barrier.id, "triggering checkpoint");
+                            for t in &running_sources {
+                                let _ = controls[t].send(TaskControl::TriggerCheckpoint(barrier));
+                            }
+                        }
+                    }
+                }
+                _ = timeout_check.tick() => {
+                    let progress = tracker.check_timeout();
+                    if let Some(end) = self.on_progress(progress, tracker, retained, locations, &mut savepoints, &send_all).await {
+                        break end;
+                    }
+                }
+            }
+        };
+        // Stop whatever still runs and wait for it, so no task of this attempt outlives it.
+        if !matches!(end, AttemptEnd::Done(JobEnd::Finished)) {
+            send_all(TaskControl::Cancel);
+            joins.abort_all();
+        }
+        while joins.join_next().await.is_some() {}
+        for (_, request) in savepoints.drain() {
+            let _ = request.reply.send(Err(Error::Cancelled));
+        }
+        for (_, _, reply) in queued.drain(..) {
+            let _ = reply.send(Err(Error::Cancelled));
+        }
+        let _ = std::fs::remove_dir_all(&local_dir);
+        end
+    }
+
+    /// Acts on checkpoint progress; `Some(end)` ends the attempt.
+    async fn on_progress(
+        &self,
+        progress: Progress,
+        tracker: &mut CheckpointTracker,
+        retained: &mut RetainedCheckpoints,
+        locations: &SnapshotLocations,
+        savepoints: &mut HashMap<CheckpointId, SavepointRequest>,
+        send_all: &impl Fn(TaskControl),
+    ) -> Option<AttemptEnd> {
+        match progress {
+            Progress::Pending => None,
+            Progress::Failed { id, reason, fail_job } => {
+                self.metrics.checkpoints_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%id, %reason, "checkpoint failed");
+                if let Some(request) = savepoints.remove(&id) {
+                    let _ = request.reply.send(Err(Error::State(format!("savepoint {id} failed: {reason}"))));
+                }
+                let _ = locations.checkpoints.delete_dir(&CheckpointStorage::checkpoint_dir(id)).await;
+                fail_job.then(|| AttemptEnd::Failed(Error::State(format!("too many consecutive checkpoint failures; last: {reason}"))))
+            }
+            Progress::Complete(metadata) => {
+                let id = metadata.id;
+                match metadata.kind {
+                    CheckpointKind::Checkpoint => {
+                        let dir = CheckpointStorage::checkpoint_dir(id);
+                        if let Err(e) = locations.checkpoints.write_metadata(&dir, &metadata).await {
+                            let p = tracker.fail(id, e.to_string());
+                            return Box::pin(self.on_progress(p, tracker, retained, locations, savepoints, send_all)).await;
+                        }
+                        self.metrics.checkpoints_completed.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(%id, size = metadata.state_size_bytes(), "checkpoint completed");
+                        send_all(TaskControl::CheckpointComplete(id));
+                        self.discard(retained.add(*metadata), locations).await;
+                        None
+                    }
+                    CheckpointKind::Savepoint => {
+                        let Some(request) = savepoints.remove(&id) else { return None };
+                        locations.savepoints.lock().remove(&id);
+                        if let Err(e) = request.storage.write_metadata("", &metadata).await {
+                            let _ = request.reply.send(Err(e));
+                            return None;
+                        }
+                        let location = request.storage.url().to_string();
+                        tracing::info!(%id, %location, "savepoint completed");
+                        if request.stop {
+                            // Sinks commit what the savepoint covers; a restore from it finds it committed.
+                            send_all(TaskControl::CheckpointComplete(id));
+                            let _ = request.reply.send(Ok(location.clone()));
+                            // Give tasks a moment to process the notification before cancelling.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            return Some(AttemptEnd::Done(JobEnd::Stopped { savepoint: location }));
+                        }
+                        let _ = request.reply.send(Ok(location));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    async fn discard(&self, discard: crate::checkpoint::Discard, locations: &SnapshotLocations) {
+        for dir in discard.dirs {
+            if let Err(e) = locations.checkpoints.delete_dir(&dir).await {
+                tracing::warn!(%dir, error = %e, "could not delete a discarded checkpoint");
+            }
+        }
+        for f in discard.shared_files {
+            if let Err(e) = locations.checkpoints.delete(&f).await {
+                tracing::warn!(file = %f, error = %e, "could not delete a shared state file");
+            }
+        }
+    }
+
+    /// Every task finished: record the final checkpoint (when checkpointing is on) and tell
+    /// tasks to commit and exit.
+    async fn finish_job(
+        &self,
+        tracker: &mut CheckpointTracker,
+        retained: &mut RetainedCheckpoints,
+        locations: &SnapshotLocations,
+        send_all: &impl Fn(TaskControl),
+    ) -> Result<()> {
+        let id = tracker.allocate_id();
+        if self.config.checkpoint.interval.is_some() {
+            let barrier = freshet_core::Barrier {
+                id,
+                triggered_at_ms: self.clock.now_ms(),
+                kind: CheckpointKind::Checkpoint,
+            };
+            let snapshots: BTreeMap<_, _> = tracker.final_snapshots();
+            let metadata: CheckpointMetadata = tracker.metadata(barrier, snapshots, self.clock.now_ms(), true);
+            locations
+                .checkpoints
+                .write_metadata(&CheckpointStorage::checkpoint_dir(id), &metadata)
+                .await?;
+            tracing::info!(%id, "final checkpoint written");
+            self.discard(retained.add(metadata), locations).await;
+        }
+        send_all(TaskControl::JobFinished(id));
+        Ok(())
+    }
+}

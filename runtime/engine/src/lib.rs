@@ -1,0 +1,34 @@
+//! # freshet-engine
+//!
+//! Runs a [`JobGraph`](freshet_dataflow::JobGraph): expands it into parallel subtasks, fuses
+//! forward-connected operators into chains, connects tasks with bounded channels (so a slow
+//! operator backpressures its sources), coordinates aligned-barrier checkpoints and savepoints,
+//! restores from them (with another parallelism if asked), and restarts a failed job from its
+//! latest completed checkpoint following a restart strategy.
+//!
+//! Place in the runtime: above `freshet-dataflow` (operators, sources, graph) and
+//! `freshet-state` (backends, checkpoint storage). Operators never see what is here.
+//!
+//! Modules: [`plan`] (graph → chains, pure), [`chain`] (running fused operators), [`exchange`]
+//! (partitioning and buffering outputs), [`input`] (receiving, barrier alignment), [`task`] (the
+//! task loops), [`checkpoint`] (checkpoint bookkeeping, metadata, retention), [`restore`]
+//! (mapping a snapshot onto new subtasks), [`restart`] (restart strategies), [`executor`] (the
+//! local job runner), [`config`], [`metrics`].
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod chain;
+pub mod checkpoint;
+pub mod config;
+pub mod exchange;
+pub mod executor;
+pub mod input;
+pub mod metrics;
+pub mod plan;
+pub mod restart;
+pub mod restore;
+pub mod task;
+
+pub use config::{CheckpointConfig, JobConfig, RestoreFrom};
+pub use executor::{JobCommand, JobEnd, JobHandle, JobOutcome, LocalExecutor};
+pub use restart::RestartStrategy;
