@@ -1,1 +1,43 @@
-fn main() {}
+//! The `freshet` binary. Subcommands:
+//! - `freshet example --list` / `freshet example hot-items ...`: built-in example jobs;
+//! - `freshet bench`: throughput table of the built-in benchmark jobs.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use freshet_cli::bench::BenchArgs;
+use freshet_cli::examples::ExampleArgs;
+use tracing_subscriber::EnvFilter;
+
+/// Freshet: a distributed, stateful stream processor.
+#[derive(Parser, Debug)]
+#[command(name = "freshet", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a built-in example job (`--list` shows them).
+    Example(ExampleArgs),
+    /// Measure throughput (events/s per core) of the built-in benchmark jobs.
+    Bench(BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("FRESHET_LOG").unwrap_or_else(|_| EnvFilter::new("warn,freshet=info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Example(args) => freshet_cli::examples::run(args).await,
+            Command::Bench(args) => freshet_cli::bench::run(args).await,
+        }
+    })
+}

@@ -12,12 +12,17 @@
 
 pub mod collector;
 pub mod context;
+pub mod api;
 pub mod driver;
 pub mod graph;
 pub mod operator;
+pub mod ops;
 pub mod source;
 pub mod state;
+pub mod testing;
 pub mod timers;
+pub mod typed;
+pub mod window;
 
 pub use collector::Collector;
 pub use context::{OperatorContext, TaskInfo};

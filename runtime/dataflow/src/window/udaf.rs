@@ -3,7 +3,7 @@
 //! A user implements the typed [`AggregateFunction`] with plain Rust types (the input value, a
 //! serde-serializable accumulator and the output value) and wraps it with [`udaf`]; the window
 //! operator drives it through the object-safe [`DynAggregateFunction`]. Accumulators are stored
-//! in keyed state as JSON (built-in aggregates use a fixed-width binary encoding instead).
+//! in keyed state in serde's compact `postcard` encoding.
 //!
 //! ```
 //! use freshet_dataflow::window::{udaf, AggregateFunction};
@@ -329,12 +329,14 @@ impl<F: AggregateFunction> DynAggregateFunction for TypedAggregate<F> {
 
     fn encode(&self, acc: &(dyn Any + Send), out: &mut Vec<u8>) -> Result<()> {
         let acc = self.acc_ref(acc)?;
-        serde_json::to_writer(out, acc)
-            .map_err(|e| Error::Serde(format!("UDAF '{}' accumulator: {e}", self.name)))
+        let bytes = postcard::to_extend(acc, std::mem::take(out))
+            .map_err(|e| Error::Serde(format!("UDAF '{}' accumulator: {e}", self.name)))?;
+        *out = bytes;
+        Ok(())
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Any + Send>> {
-        let acc: F::Acc = serde_json::from_slice(bytes)
+        let acc: F::Acc = postcard::from_bytes(bytes)
             .map_err(|e| Error::Serde(format!("UDAF '{}' accumulator: {e}", self.name)))?;
         Ok(Box::new(acc))
     }
@@ -390,7 +392,7 @@ mod tests {
         let out = out.as_primitive::<Float64Type>();
         assert_eq!(out.value(0), 5.0);
         assert!(out.is_null(1));
-        assert!(f.decode(b"not json").is_err());
+        assert!(f.decode(b"").is_err());
     }
 
     #[test]

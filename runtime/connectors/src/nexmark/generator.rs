@@ -1,0 +1,135 @@
+//! One logical generator: a contiguous slice of the event-id space (Beam's split) and how many
+//! of its events have been emitted. Its position is that count and nothing else, since every
+//! event is a pure function of the configuration, the generator and the event's index.
+
+use super::columns::TableColumns;
+use super::fields::FieldGenerator;
+use super::model::{generator_range, EventKind, GeneratorRange};
+use super::NexmarkConfig;
+use serde::{Deserialize, Serialize};
+
+/// The snapshot item of one generator: `{generator, of, emitted}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratorPosition {
+    /// Generator index `k`.
+    pub generator: u32,
+    /// Number of generators `G` the id space was split into.
+    pub of: u32,
+    /// Events (of every kind) it has emitted or skipped.
+    pub emitted: u64,
+}
+
+/// One logical generator and its progress.
+#[derive(Clone, Debug)]
+pub struct LogicalGenerator {
+    index: u32,
+    of: u32,
+    range: GeneratorRange,
+    emitted: u64,
+}
+
+/// What one fill of a batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Filled {
+    /// Events consumed (including skipped ones of other kinds).
+    pub events: u64,
+    /// Rows appended.
+    pub rows: usize,
+}
+
+impl LogicalGenerator {
+    /// Generator `index` of `config.generators`, having emitted `emitted` events.
+    pub fn new(config: &NexmarkConfig, index: u32, emitted: u64) -> Self {
+        let range = generator_range(config, index);
+        Self {
+            index,
+            of: config.generators,
+            range,
+            emitted: emitted.min(range.max_events),
+        }
+    }
+
+    /// Its index (also the split id).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Whether every event of its range has been emitted.
+    pub fn is_exhausted(&self) -> bool {
+        self.emitted >= self.range.max_events
+    }
+
+    /// Its position, for a snapshot.
+    pub fn position(&self) -> GeneratorPosition {
+        GeneratorPosition {
+            generator: self.index,
+            of: self.of,
+            emitted: self.emitted,
+        }
+    }
+
+    /// Appends the next events to `columns` until it holds `max_rows` rows, `max_events`
+    /// events were consumed, or the range is exhausted. Events of kinds the table does not
+    /// hold are skipped without drawing their fields.
+    pub fn fill(&mut self, fields: &mut FieldGenerator, columns: &mut TableColumns, max_rows: usize, max_events: u64) -> Filled {
+        let start_rows = columns.len();
+        let end = self.range.max_events.min(self.emitted.saturating_add(max_events));
+        let first_id = self.range.first_event_id;
+        let start = self.emitted;
+        let mut n = self.emitted;
+        let model = fields.model().clone();
+        match columns {
+            TableColumns::Bid(c) => {
+                let mut rows = start_rows;
+                while n < end && rows < max_rows {
+                    let number = model.adjusted_number(model.event_number(n));
+                    let id = first_id + number;
+                    n += 1;
+                    if model.kind(id) == EventKind::Bid {
+                        let row = fields.bid(id, model.timestamp(number));
+                        c.append(&row);
+                        rows += 1;
+                    }
+                }
+            }
+            TableColumns::Person(c) => {
+                while n < end && c.len() < max_rows {
+                    let number = model.adjusted_number(model.event_number(n));
+                    let id = first_id + number;
+                    n += 1;
+                    if model.kind(id) == EventKind::Person {
+                        c.append(&fields.person(id, model.timestamp(number)));
+                    }
+                }
+            }
+            TableColumns::Auction(c) => {
+                while n < end && c.len() < max_rows {
+                    let number = model.adjusted_number(model.event_number(n));
+                    let id = first_id + number;
+                    n += 1;
+                    if model.kind(id) == EventKind::Auction {
+                        c.append(&fields.auction(id, number, model.timestamp(number)));
+                    }
+                }
+            }
+            TableColumns::All(c) => {
+                while n < end && c.len() < max_rows {
+                    let number = model.adjusted_number(model.event_number(n));
+                    let id = first_id + number;
+                    let ts = model.timestamp(number);
+                    n += 1;
+                    match model.kind(id) {
+                        EventKind::Person => c.append_person(&fields.person(id, ts)),
+                        EventKind::Auction => c.append_auction(&fields.auction(id, number, ts)),
+                        EventKind::Bid => c.append_bid(&fields.bid(id, ts)),
+                    }
+                }
+            }
+        }
+        self.emitted = n;
+        Filled {
+            events: n - start,
+            rows: columns.len() - start_rows,
+        }
+    }
+}
