@@ -1,1 +1,20 @@
-//! placeholder
+//! # freshet-connectors
+//!
+//! Sources and sinks: the Nexmark benchmark generator, a datagen source, CSV/JSON-lines file
+//! sources, and print, blackhole and exactly-once file sinks.
+//!
+//! Place in the runtime: above `freshet-dataflow`, whose [`Source`](freshet_dataflow::Source)
+//! and [`Operator`](freshet_dataflow::Operator) contracts these implement (a sink is an operator
+//! without output); below `freshet-engine`, which drives them, and the SQL layer, which builds
+//! them from `WITH (...)` options through each config's `from_options`. Connectors never see
+//! channels, threads or checkpoint storage: a source's position travels as operator-state
+//! items returned by `snapshot` and handed back at `open`; sinks commit on
+//! `notify_checkpoint_complete`. Nothing here uses keyed state.
+#![warn(missing_docs)]
+
+pub mod nexmark;
+pub mod options;
+#[cfg(test)]
+mod testkit;
+
+pub use nexmark::{NexmarkConfig, NexmarkSource, NexmarkTable};

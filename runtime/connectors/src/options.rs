@@ -14,7 +14,6 @@ pub const CONNECTOR_KEY: &str = "connector";
 pub struct OptionReader<'a> {
     connector: &'a str,
     options: &'a BTreeMap<String, String>,
-    supported: &'a [&'a str],
 }
 
 impl<'a> OptionReader<'a> {
@@ -34,11 +33,7 @@ impl<'a> OptionReader<'a> {
                 )));
             }
         }
-        Ok(Self {
-            connector,
-            options,
-            supported,
-        })
+        Ok(Self { connector, options })
     }
 
     /// The raw value of `key`, if set.

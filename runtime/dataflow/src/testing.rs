@@ -105,11 +105,13 @@ impl Drop for ScratchDir {
     }
 }
 
-/// Runs a future to completion: on a private runtime, or on a helper thread when called from
-/// inside a Tokio runtime (where blocking on another runtime is not allowed).
-fn block_on<F>(future: F) -> Result<F::Output>
+/// Runs the future made by `make` to completion: on a private runtime, or on a helper thread
+/// when called from inside a Tokio runtime (where blocking on another runtime is not allowed).
+/// The future is created where it runs, so it need not be `Send`.
+fn block_on<M, F>(make: M) -> Result<F::Output>
 where
-    F: Future + Send,
+    M: FnOnce() -> F + Send,
+    F: Future,
     F::Output: Send,
 {
     let run = move || -> Result<F::Output> {
@@ -117,7 +119,7 @@ where
             .enable_all()
             .build()
             .map_err(|e| Error::io("starting the test harness runtime", e))?;
-        Ok(runtime.block_on(future))
+        Ok(runtime.block_on(make()))
     };
     if tokio::runtime::Handle::try_current().is_err() {
         return run();
@@ -320,10 +322,10 @@ impl OperatorHarness {
             dir,
             shared_dir,
         };
-        let handle = block_on(snapshot.upload(target))??;
+        let handle = block_on(move || snapshot.upload(target))??;
         let local = self.dir.subdir(&format!("state-{}", self.generation))?;
         let range = self.info.key_groups;
-        block_on(async move { restore_keyed_backend(kind, range, &[handle], &storage, &local).await })?
+        block_on(move || async move { restore_keyed_backend(kind, range, &[handle], &storage, &local).await })?
     }
 
     /// The operator's context (state, timers, counters, watermark).

@@ -225,7 +225,7 @@ impl LocalExecutor {
         attempt: u32,
     ) -> AttemptEnd {
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let built = build_attempt(graph, &self.config, restore_point.as_ref(), self.clock.clone(), events_tx, locations.clone(), &self.metrics, attempt).await;
+        let built = build_attempt(graph, &self.config, restore_point.as_ref(), self.clock.clone(), events_tx.clone(), locations.clone(), &self.metrics, attempt).await;
         let Attempt {
             tasks,
             controls,

@@ -437,8 +437,8 @@ impl Task {
             let next = tokio::select! {
                 biased;
                 control = self.control.recv() => Next::Control(control),
-                item = self.inputs.next(&aligner) => Next::Input(item),
                 _ = tick.tick() => Next::Tick,
+                item = self.inputs.next(&aligner) => Next::Input(item),
             };
             match next {
                 Next::Control(control) => {

@@ -97,6 +97,7 @@ struct CollectingSink {
     out: Arc<Committed>,
     pending: Vec<i64>,
     staged: BTreeMap<u64, Vec<i64>>,
+    last_snapshot: u64,
     delay: Option<Duration>,
 }
 
@@ -113,7 +114,16 @@ impl Operator for CollectingSink {
 
     fn snapshot(&mut self, checkpoint: CheckpointId, _ctx: &mut OperatorContext) -> Result<Vec<serde_json::Value>> {
         self.staged.insert(checkpoint.0, std::mem::take(&mut self.pending));
+        self.last_snapshot = checkpoint.0;
         Ok(Vec::new())
+    }
+
+    fn end_of_input(&mut self, _ctx: &mut OperatorContext, _out: &mut Collector) -> Result<()> {
+        // What came after the last barrier belongs to any later checkpoint: no barrier will
+        // pass this sink again, so the next completed checkpoint (or the final one) covers it.
+        let rest = std::mem::take(&mut self.pending);
+        self.staged.entry(self.last_snapshot + 1).or_default().extend(rest);
+        Ok(())
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId, _ctx: &mut OperatorContext) -> Result<()> {
@@ -122,8 +132,6 @@ impl Operator for CollectingSink {
         for k in ready {
             values.extend(self.staged.remove(&k).unwrap_or_default());
         }
-        // The job's final notification also commits what came after the last barrier.
-        values.extend(std::mem::take(&mut self.pending));
         Ok(())
     }
 }
@@ -186,6 +194,7 @@ fn build_job(
                 out: sink_out.clone(),
                 pending: Vec::new(),
                 staged: BTreeMap::new(),
+                last_snapshot: 0,
                 delay: sink_delay,
             }))
         }),
@@ -193,10 +202,23 @@ fn build_job(
     env.build().expect("valid graph")
 }
 
-fn sorted(values: &[i64]) -> Vec<i64> {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    v
+/// Checks that `values` holds each of `0..total` exactly once, with a short diagnosis if not.
+fn assert_exactly_once(values: &[i64], total: i64) {
+    let mut counts = vec![0u32; total as usize];
+    for v in values {
+        counts[*v as usize] += 1;
+    }
+    let missing: Vec<usize> = (0..counts.len()).filter(|i| counts[*i] == 0).collect();
+    let duplicated: Vec<usize> = (0..counts.len()).filter(|i| counts[*i] > 1).collect();
+    assert!(
+        missing.is_empty() && duplicated.is_empty(),
+        "{} values, {} missing (first {:?}), {} duplicated (first {:?})",
+        values.len(),
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        duplicated.len(),
+        &duplicated[..duplicated.len().min(10)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +228,7 @@ async fn every_record_arrives_exactly_once_across_exchanges() {
     let graph = build_job(3, 5_000, None, out.clone(), None, None);
     let outcome = LocalExecutor::new(config(dir.path(), None)).run(&graph).await.unwrap();
     assert_eq!(outcome.end, JobEnd::Finished);
-    assert_eq!(sorted(&out.values.lock()), (0..5_000).collect::<Vec<_>>());
+    assert_exactly_once(&out.values.lock(), 5_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +242,7 @@ async fn injected_failures_recover_exactly_once() {
     assert_eq!(outcome.end, JobEnd::Finished);
     assert_eq!(plan.remaining(), 0, "every planned failure happened");
     assert_eq!(outcome.restarts, 3);
-    assert_eq!(sorted(&out.values.lock()), (0..20_000).collect::<Vec<_>>());
+    assert_exactly_once(&out.values.lock(), 20_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,7 +266,7 @@ async fn stop_with_savepoint_then_restore_with_other_parallelism() {
     cfg.restore = RestoreFrom::Path(savepoint);
     let outcome = LocalExecutor::new(cfg).run(&graph).await.unwrap();
     assert_eq!(outcome.end, JobEnd::Finished);
-    assert_eq!(sorted(&out.values.lock()), (0..total).collect::<Vec<_>>());
+    assert_exactly_once(&out.values.lock(), total);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

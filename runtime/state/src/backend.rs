@@ -73,6 +73,7 @@ pub trait KeyedStateBackend: Send {
     fn delete(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<()>;
 
     /// Visits every value entry `(key, namespace, value)` of `state` in key group `kg`.
+    #[allow(clippy::type_complexity)]
     fn scan(
         &self,
         state: StateId,

@@ -15,10 +15,12 @@
 //! - a checkpoint exists only once its `_metadata` file is written, and that file is written last.
 #![warn(missing_docs)]
 
+mod addressing;
 pub mod backend;
 pub mod heap;
 pub mod metadata;
 pub mod rocks;
+mod rocks_snapshot;
 pub mod snapshot_format;
 pub mod storage;
 pub mod ttl;

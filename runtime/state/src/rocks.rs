@@ -1,5 +1,5 @@
 //! The RocksDB backend: keyed state in one local RocksDB instance per backend, with incremental
-//! checkpoints (see [`crate::rocks_snapshot`]).
+//! checkpoints (uploaded by the crate-private `rocks_snapshot` module).
 //!
 //! Key layout (one default column family; every key starts with its key group, big-endian, so a
 //! key group — or a run of them — is one contiguous key range):
@@ -14,12 +14,16 @@
 //! Writes skip the write-ahead log: a backend never outlives its task, and a restarted task
 //! restores from the last checkpoint, which flushes the memtable first.
 
-use crate::addressing::{check_key_group, put_bytes, put_key_namespace, read_varint, split_key_namespace};
+use crate::addressing::{
+    check_key_group, put_bytes, put_key_namespace, read_varint, split_key_namespace,
+};
 use crate::backend::{KeyedStateBackend, StateId, StateSnapshot};
 use crate::rocks_snapshot::{LocalDir, RocksSnapshot, SstRegistry};
 use freshet_core::{CheckpointId, CheckpointKind, Error, KeyGroup, KeyGroupRange, Result};
 use parking_lot::Mutex;
-use rocksdb::{checkpoint::Checkpoint, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    checkpoint::Checkpoint, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
@@ -48,7 +52,8 @@ pub(crate) fn db_options() -> Options {
 
 /// Opens a downloaded or checkpointed DB for reading only.
 pub(crate) fn open_read_only(dir: &Path) -> Result<DB> {
-    DB::open_for_read_only(&db_options(), dir, false).map_err(rocks_err(format!("opening {}", dir.display())))
+    DB::open_for_read_only(&db_options(), dir, false)
+        .map_err(rocks_err(format!("opening {}", dir.display())))
 }
 
 /// A fresh token, unique across instances and processes, naming an instance's directory and
@@ -120,27 +125,45 @@ pub(crate) fn decode_db_key(raw: &[u8]) -> Result<DbKey<'_>> {
     match raw[4] {
         TAG_VALUE => {
             let (key, namespace) = split_key_namespace(rest).ok_or_else(corrupt)?;
-            Ok(DbKey { kg, state, key, namespace, user_key: None })
+            Ok(DbKey {
+                kg,
+                state,
+                key,
+                namespace,
+                user_key: None,
+            })
         }
         TAG_MAP => {
             let (key, rest) = split_key_namespace(rest).ok_or_else(corrupt)?;
             let (ns_len, used) = read_varint(rest).ok_or_else(corrupt)?;
             let rest = &rest[used..];
-            let ns_len = usize::try_from(ns_len).ok().filter(|&l| l <= rest.len()).ok_or_else(corrupt)?;
+            let ns_len = usize::try_from(ns_len)
+                .ok()
+                .filter(|&l| l <= rest.len())
+                .ok_or_else(corrupt)?;
             let (namespace, user_key) = rest.split_at(ns_len);
-            Ok(DbKey { kg, state, key, namespace, user_key: Some(user_key) })
+            Ok(DbKey {
+                kg,
+                state,
+                key,
+                namespace,
+                user_key: Some(user_key),
+            })
         }
         _ => Err(corrupt()),
     }
 }
 
 /// Calls `visit(key, value)` for every key in `[lower, upper)` in order.
-pub(crate) fn for_each_in_range(
+pub(crate) fn for_each_in_range<F>(
     db: &DB,
     lower: &[u8],
     upper: Option<Vec<u8>>,
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
-) -> Result<()> {
+    mut visit: F,
+) -> Result<()>
+where
+    F: FnMut(&[u8], &[u8]) -> Result<()>,
+{
     let mut opts = ReadOptions::default();
     opts.set_iterate_lower_bound(lower.to_vec());
     if let Some(upper) = upper {
@@ -156,11 +179,10 @@ pub(crate) fn for_each_in_range(
 }
 
 /// Calls `visit(key, value)` for every key starting with `prefix`, in order.
-pub(crate) fn for_each_with_prefix(
-    db: &DB,
-    prefix: &[u8],
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
-) -> Result<()> {
+pub(crate) fn for_each_with_prefix<F>(db: &DB, prefix: &[u8], visit: F) -> Result<()>
+where
+    F: FnMut(&[u8], &[u8]) -> Result<()>,
+{
     for_each_in_range(db, prefix, prefix_successor(prefix), visit)
 }
 
@@ -195,9 +217,15 @@ impl RocksBackend {
     }
 
     /// Opens (or creates) the DB in `instance_dir/db`.
-    pub(crate) fn open_in(range: KeyGroupRange, local_dir: &Path, token: String, instance_dir: LocalDir) -> Result<Self> {
+    pub(crate) fn open_in(
+        range: KeyGroupRange,
+        local_dir: &Path,
+        token: String,
+        instance_dir: LocalDir,
+    ) -> Result<Self> {
         let db_dir = instance_dir.path().join("db");
-        let db = DB::open(&db_options(), &db_dir).map_err(rocks_err(format!("opening {}", db_dir.display())))?;
+        let db = DB::open(&db_options(), &db_dir)
+            .map_err(rocks_err(format!("opening {}", db_dir.display())))?;
         let mut write_opts = WriteOptions::default();
         write_opts.disable_wal(true);
         tracing::debug!(dir = %db_dir.display(), ?range, "opened rocksdb state backend");
@@ -218,11 +246,6 @@ impl RocksBackend {
     /// The names of the registered states, in id order.
     pub fn state_names(&self) -> &[String] {
         &self.names
-    }
-
-    /// The underlying DB.
-    pub(crate) fn db(&self) -> &DB {
-        &self.db
     }
 
     /// The record of shared files already uploaded.
@@ -257,7 +280,7 @@ impl RocksBackend {
     /// Keys of the entries of one map, from its prefix.
     fn map_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut keys = Vec::new();
-        for_each_with_prefix(&self.db, prefix, &mut |k, _| {
+        for_each_with_prefix(&self.db, prefix, |k, _| {
             keys.push(k.to_vec());
             Ok(())
         })?;
@@ -274,22 +297,39 @@ impl KeyedStateBackend for RocksBackend {
         if let Some(id) = self.names.iter().position(|n| n == name) {
             return Ok(StateId(id as u16));
         }
-        let id = u16::try_from(self.names.len())
-            .map_err(|_| Error::State(format!("too many states registered; cannot add '{name}'")))?;
+        let id = u16::try_from(self.names.len()).map_err(|_| {
+            Error::State(format!("too many states registered; cannot add '{name}'"))
+        })?;
         self.names.push(name.to_string());
         tracing::debug!(state = name, id, "registered rocksdb state");
         Ok(StateId(id))
     }
 
-    fn get(&self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<Option<Cow<'_, [u8]>>> {
+    fn get(
+        &self,
+        state: StateId,
+        kg: KeyGroup,
+        key: &[u8],
+        namespace: &[u8],
+    ) -> Result<Option<Cow<'_, [u8]>>> {
         self.check(state, kg)?;
         let mut buf = self.scratch.borrow_mut();
         value_key(&mut buf, kg, state, key, namespace);
-        let value = self.db.get_pinned(&*buf).map_err(rocks_err("reading a value"))?;
+        let value = self
+            .db
+            .get_pinned(&*buf)
+            .map_err(rocks_err("reading a value"))?;
         Ok(value.map(|v| Cow::Owned(v.to_vec())))
     }
 
-    fn put(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8], value: &[u8]) -> Result<()> {
+    fn put(
+        &mut self,
+        state: StateId,
+        kg: KeyGroup,
+        key: &[u8],
+        namespace: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
         self.check(state, kg)?;
         let buf = self.scratch.get_mut();
         value_key(buf, kg, state, key, namespace);
@@ -316,7 +356,7 @@ impl KeyedStateBackend for RocksBackend {
         self.check(state, kg)?;
         let mut prefix = Vec::with_capacity(5);
         state_prefix(&mut prefix, kg, state, TAG_VALUE);
-        for_each_with_prefix(&self.db, &prefix, &mut |k, v| {
+        for_each_with_prefix(&self.db, &prefix, |k, v| {
             let (key, namespace) = split_key_namespace(&k[prefix.len()..])
                 .ok_or_else(|| Error::State("rocksdb: undecodable value key".into()))?;
             visit(key, namespace, v)
@@ -335,7 +375,10 @@ impl KeyedStateBackend for RocksBackend {
         let mut buf = self.scratch.borrow_mut();
         map_prefix(&mut buf, kg, state, key, namespace);
         buf.extend_from_slice(user_key);
-        let value = self.db.get_pinned(&*buf).map_err(rocks_err("reading a map entry"))?;
+        let value = self
+            .db
+            .get_pinned(&*buf)
+            .map_err(rocks_err("reading a map entry"))?;
         Ok(value.map(|v| Cow::Owned(v.to_vec())))
     }
 
@@ -385,14 +428,20 @@ impl KeyedStateBackend for RocksBackend {
         let mut prefix = Vec::new();
         map_prefix(&mut prefix, kg, state, key, namespace);
         let mut out = Vec::new();
-        for_each_with_prefix(&self.db, &prefix, &mut |k, v| {
+        for_each_with_prefix(&self.db, &prefix, |k, v| {
             out.push((k[prefix.len()..].to_vec(), v.to_vec()));
             Ok(())
         })?;
         Ok(out)
     }
 
-    fn map_clear(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<()> {
+    fn map_clear(
+        &mut self,
+        state: StateId,
+        kg: KeyGroup,
+        key: &[u8],
+        namespace: &[u8],
+    ) -> Result<()> {
         self.check(state, kg)?;
         let mut prefix = Vec::new();
         map_prefix(&mut prefix, kg, state, key, namespace);
@@ -409,10 +458,16 @@ impl KeyedStateBackend for RocksBackend {
             .map_err(rocks_err("clearing a map"))
     }
 
-    fn snapshot(&mut self, checkpoint: CheckpointId, kind: CheckpointKind) -> Result<Box<dyn StateSnapshot>> {
+    fn snapshot(
+        &mut self,
+        checkpoint: CheckpointId,
+        kind: CheckpointKind,
+    ) -> Result<Box<dyn StateSnapshot>> {
         let started = std::time::Instant::now();
         self.snapshots_taken += 1;
-        self.db.flush().map_err(rocks_err("flushing the memtable"))?;
+        self.db
+            .flush()
+            .map_err(rocks_err("flushing the memtable"))?;
         let dir = self.local_dir.join(format!(
             "rocksdb-{}-chk-{}-{}",
             self.token, checkpoint.0, self.snapshots_taken
@@ -420,7 +475,10 @@ impl KeyedStateBackend for RocksBackend {
         let guard = LocalDir::reserve(dir);
         Checkpoint::new(&self.db)
             .and_then(|c| c.create_checkpoint(guard.path()))
-            .map_err(rocks_err(format!("creating a checkpoint in {}", guard.path().display())))?;
+            .map_err(rocks_err(format!(
+                "creating a checkpoint in {}",
+                guard.path().display()
+            )))?;
         tracing::debug!(
             checkpoint = checkpoint.0,
             ?kind,
@@ -470,11 +528,17 @@ mod tests {
         value_key(&mut buf, KeyGroup(300), StateId(2), b"key", b"ns");
         assert_eq!(&buf[..2], &300u16.to_be_bytes());
         let k = decode_db_key(&buf).unwrap();
-        assert_eq!((k.kg, k.state, k.key, k.namespace, k.user_key), (KeyGroup(300), 2, &b"key"[..], &b"ns"[..], None));
+        assert_eq!(
+            (k.kg, k.state, k.key, k.namespace, k.user_key),
+            (KeyGroup(300), 2, &b"key"[..], &b"ns"[..], None)
+        );
         map_prefix(&mut buf, KeyGroup(1), StateId(0), b"k", b"");
         buf.extend_from_slice(b"user");
         let k = decode_db_key(&buf).unwrap();
-        assert_eq!((k.key, k.namespace, k.user_key), (&b"k"[..], &b""[..], Some(&b"user"[..])));
+        assert_eq!(
+            (k.key, k.namespace, k.user_key),
+            (&b"k"[..], &b""[..], Some(&b"user"[..]))
+        );
     }
 
     #[test]

@@ -29,6 +29,8 @@ use futures::{StreamExt, TryStreamExt};
 pub const MAGIC: &[u8; 8] = b"FRSHTKS\0";
 /// Version of the file layout written by this build.
 pub const VERSION: u16 = 1;
+/// Length of the file header: magic and version.
+const HEADER_LEN: u64 = MAGIC.len() as u64 + 2;
 /// Name of the full snapshot file inside a snapshot's private directory.
 pub const FULL_SNAPSHOT_FILE: &str = "keyed-state";
 
@@ -117,7 +119,9 @@ impl SnapshotWriter {
     /// Appends an entry to the open section.
     pub fn write(&mut self, entry: &SnapshotEntry<'_>) -> Result<()> {
         let Some(open) = self.open.as_mut() else {
-            return Err(Error::Internal("snapshot entry written outside a key-group section".into()));
+            return Err(Error::Internal(
+                "snapshot entry written outside a key-group section".into(),
+            ));
         };
         if usize::from(entry.state) >= self.names.len() {
             return Err(Error::Internal(format!(
@@ -128,7 +132,11 @@ impl SnapshotWriter {
         }
         open.entries += 1;
         let buf = &mut self.buf;
-        buf.push(if entry.user_key.is_some() { KIND_MAP } else { KIND_VALUE });
+        buf.push(if entry.user_key.is_some() {
+            KIND_MAP
+        } else {
+            KIND_VALUE
+        });
         put_varint(buf, u64::from(entry.state));
         put_bytes(buf, entry.key);
         put_bytes(buf, entry.namespace);
@@ -179,7 +187,9 @@ impl SnapshotWriter {
 pub fn check_file_header(file: &[u8]) -> Result<()> {
     let mut r = ByteReader::new(file, "snapshot file header");
     if r.take(MAGIC.len())? != MAGIC {
-        return Err(Error::State("not a Freshet keyed-state snapshot (bad magic)".into()));
+        return Err(Error::State(
+            "not a Freshet keyed-state snapshot (bad magic)".into(),
+        ));
     }
     let version = u16::from_le_bytes(r.array()?);
     if version != VERSION {
@@ -206,7 +216,9 @@ impl<'a> SectionReader<'a> {
         }
         let version = r.u8()?;
         if version != SECTION_VERSION {
-            return Err(Error::State(format!("unsupported snapshot section version {version}")));
+            return Err(Error::State(format!(
+                "unsupported snapshot section version {version}"
+            )));
         }
         let kg = KeyGroup(u16::from_le_bytes(r.array()?));
         let body_len = u64::from_le_bytes(r.array()?);
@@ -222,14 +234,19 @@ impl<'a> SectionReader<'a> {
             })?;
         let body = r.take(body_len)?;
         if crc32(body) != crc {
-            return Err(Error::State(format!("corrupt snapshot section of key group {kg}: checksum mismatch")));
+            return Err(Error::State(format!(
+                "corrupt snapshot section of key group {kg}: checksum mismatch"
+            )));
         }
         let mut body = ByteReader::new(body, "snapshot section");
         let count = body.varint()?;
         let mut names = Vec::new();
         for _ in 0..count {
-            let name = std::str::from_utf8(body.bytes()?)
-                .map_err(|_| Error::State(format!("corrupt snapshot section of key group {kg}: state name not UTF-8")))?;
+            let name = std::str::from_utf8(body.bytes()?).map_err(|_| {
+                Error::State(format!(
+                    "corrupt snapshot section of key group {kg}: state name not UTF-8"
+                ))
+            })?;
             names.push(name);
         }
         Ok(Self { kg, names, body })
@@ -255,13 +272,21 @@ impl<'a> SectionReader<'a> {
         let state = u16::try_from(state)
             .ok()
             .filter(|&s| usize::from(s) < self.names.len())
-            .ok_or_else(|| Error::State(format!("corrupt snapshot section: unknown state index {state}")))?;
+            .ok_or_else(|| {
+                Error::State(format!(
+                    "corrupt snapshot section: unknown state index {state}"
+                ))
+            })?;
         let key = self.body.bytes()?;
         let namespace = self.body.bytes()?;
         let user_key = match kind {
             KIND_VALUE => None,
             KIND_MAP => Some(self.body.bytes()?),
-            other => return Err(Error::State(format!("corrupt snapshot section: entry kind {other}"))),
+            other => {
+                return Err(Error::State(format!(
+                    "corrupt snapshot section: entry kind {other}"
+                )))
+            }
         };
         let value = self.body.bytes()?;
         Ok(Some(SnapshotEntry {
@@ -299,10 +324,19 @@ impl FullSnapshot {
     }
 
     /// Writes the file to `{dir}/keyed-state` and returns its handle.
-    pub async fn upload_to(self, storage: &CheckpointStorage, dir: &str) -> Result<KeyedStateHandle> {
+    pub async fn upload_to(
+        self,
+        storage: &CheckpointStorage,
+        dir: &str,
+    ) -> Result<KeyedStateHandle> {
         let path = join(dir, FULL_SNAPSHOT_FILE);
         let size = storage.put(&path, self.bytes).await?;
-        tracing::debug!(path, size, groups = self.key_group_offsets.len(), "uploaded full keyed-state snapshot");
+        tracing::debug!(
+            path,
+            size,
+            groups = self.key_group_offsets.len(),
+            "uploaded full keyed-state snapshot"
+        );
         Ok(KeyedStateHandle::Full {
             file: StateFile { path, size },
             key_group_offsets: self.key_group_offsets,
@@ -311,7 +345,10 @@ impl FullSnapshot {
 }
 
 impl StateSnapshot for FullSnapshot {
-    fn upload(self: Box<Self>, target: SnapshotTarget) -> BoxFuture<'static, Result<KeyedStateHandle>> {
+    fn upload(
+        self: Box<Self>,
+        target: SnapshotTarget,
+    ) -> BoxFuture<'static, Result<KeyedStateHandle>> {
         Box::pin(async move { self.upload_to(&target.storage, &target.dir).await })
     }
 }
@@ -330,21 +367,44 @@ pub async fn restore_full_file(
         .copied()
         .filter(|&(kg, _, _)| range.contains(KeyGroup(kg)))
         .collect();
-    let mut sections = futures::stream::iter(wanted.into_iter().map(|(kg, offset, len)| async move {
-        let bytes = storage.get_range(&file.path, offset, len).await?;
-        Ok::<_, Error>((kg, bytes))
-    }))
-    .buffered(FETCH_CONCURRENCY);
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let header = storage.get_range(&file.path, 0, HEADER_LEN).await?;
+    check_file_header(&header).map_err(|e| Error::State(format!("{}: {e}", file.path)))?;
+    // Owned futures built up front: a stream of closures returning futures that borrow their
+    // environment is not provably `Send` for every lifetime, and callers spawn restores.
+    let fetches: Vec<_> = wanted
+        .into_iter()
+        .map(|(kg, offset, len)| fetch_section(storage.clone(), file.path.clone(), kg, offset, len))
+        .collect();
+    let mut sections = futures::stream::iter(fetches).buffered(FETCH_CONCURRENCY);
     let mut loaded = 0u64;
     while let Some((kg, bytes)) = sections.try_next().await? {
-        loaded += load_section(&bytes, KeyGroup(kg), backend)
-            .map_err(|e| Error::State(format!("restoring key group {kg} from {}: {e}", file.path)))?;
+        loaded += load_section(&bytes, KeyGroup(kg), backend).map_err(|e| {
+            Error::State(format!("restoring key group {kg} from {}: {e}", file.path))
+        })?;
     }
     Ok(loaded)
 }
 
+/// Reads the bytes of one section.
+async fn fetch_section(
+    storage: CheckpointStorage,
+    path: String,
+    kg: u16,
+    offset: u64,
+    len: u64,
+) -> Result<(u16, Bytes)> {
+    Ok((kg, storage.get_range(&path, offset, len).await?))
+}
+
 /// Loads one section (which must belong to `kg`) into `backend`; returns the entry count.
-pub fn load_section(section: &[u8], kg: KeyGroup, backend: &mut dyn KeyedStateBackend) -> Result<u64> {
+pub fn load_section(
+    section: &[u8],
+    kg: KeyGroup,
+    backend: &mut dyn KeyedStateBackend,
+) -> Result<u64> {
     let mut reader = SectionReader::open(section)?;
     if reader.key_group() != kg {
         return Err(Error::State(format!(
@@ -378,7 +438,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
                 k += 1;
             }
             table[i] = c;
@@ -410,12 +474,25 @@ mod tests {
     fn sections_round_trip_and_skip_empty_groups() {
         let mut w = SnapshotWriter::new(&names());
         let entries = [
-            SnapshotEntry { state: 0, key: b"k1", namespace: b"n", user_key: None, value: b"v1" },
-            SnapshotEntry { state: 1, key: b"k2", namespace: b"", user_key: Some(b"u"), value: b"" },
+            SnapshotEntry {
+                state: 0,
+                key: b"k1",
+                namespace: b"n",
+                user_key: None,
+                value: b"v1",
+            },
+            SnapshotEntry {
+                state: 1,
+                key: b"k2",
+                namespace: b"",
+                user_key: Some(b"u"),
+                value: b"",
+            },
         ];
         w.write_key_group(KeyGroup(3), entries).unwrap();
         w.write_key_group(KeyGroup(4), []).unwrap();
-        w.write_key_group(KeyGroup(9), entries[..1].iter().copied()).unwrap();
+        w.write_key_group(KeyGroup(9), entries[..1].iter().copied())
+            .unwrap();
         let (file, offsets) = w.finish();
         check_file_header(&file).unwrap();
         assert_eq!(offsets.iter().map(|o| o.0).collect::<Vec<_>>(), vec![3, 9]);
@@ -433,7 +510,13 @@ mod tests {
         let mut w = SnapshotWriter::new(&names());
         w.write_key_group(
             KeyGroup(0),
-            [SnapshotEntry { state: 0, key: b"k", namespace: b"n", user_key: None, value: b"v" }],
+            [SnapshotEntry {
+                state: 0,
+                key: b"k",
+                namespace: b"n",
+                user_key: None,
+                value: b"v",
+            }],
         )
         .unwrap();
         let (file, offsets) = w.finish();
@@ -441,7 +524,10 @@ mod tests {
         let mut section = file[off as usize..(off + len) as usize].to_vec();
         let last = section.len() - 1;
         section[last] ^= 0xff;
-        let err = SectionReader::open(&section).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = SectionReader::open(&section)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("checksum"), "{err}");
         assert!(check_file_header(b"nonsense!!").is_err());
     }
@@ -451,7 +537,13 @@ mod tests {
         let mut w = SnapshotWriter::new(&names());
         w.write_key_group(
             KeyGroup(5),
-            [SnapshotEntry { state: 0, key: b"k", namespace: b"", user_key: None, value: b"v" }],
+            [SnapshotEntry {
+                state: 0,
+                key: b"k",
+                namespace: b"",
+                user_key: None,
+                value: b"v",
+            }],
         )
         .unwrap();
         assert!(w.begin_key_group(KeyGroup(5)).is_err());

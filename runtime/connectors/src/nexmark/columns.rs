@@ -5,7 +5,7 @@
 
 use super::config::NexmarkTable;
 use super::fields::{AuctionRow, BidRow, PersonRow};
-use arrow::array::{ArrayRef, Int32Builder, Int64Builder, StringBuilder, StructArray, TimestampMillisecondBuilder};
+use arrow::array::{ArrayBuilder, ArrayRef, Int32Builder, Int64Builder, StringBuilder, StructArray, TimestampMillisecondBuilder};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -89,7 +89,7 @@ fn strings(rows: usize, bytes: usize) -> StringBuilder {
 }
 
 /// Remembers how many string bytes each column needed, to size the next batch's builders.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct SizeHints(Vec<usize>);
 
 impl SizeHints {
@@ -108,7 +108,6 @@ pub struct BidColumns {
     url: StringBuilder,
     date_time: TimestampMillisecondBuilder,
     extra: StringBuilder,
-    hints: SizeHints,
 }
 
 impl BidColumns {
@@ -126,7 +125,6 @@ impl BidColumns {
             url: strings(rows, h.get(1, rows, 80)),
             date_time: TimestampMillisecondBuilder::with_capacity(rows),
             extra: strings(rows, h.get(2, rows, 82)),
-            hints: h.clone(),
         }
     }
 

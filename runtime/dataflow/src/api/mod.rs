@@ -11,6 +11,7 @@
 mod env;
 mod keyed;
 mod stream;
+mod window;
 
 pub use env::StreamEnv;
 pub use keyed::KeyedStream;

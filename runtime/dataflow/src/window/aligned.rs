@@ -42,7 +42,7 @@ pub(crate) fn process(
     let mut windows: Vec<TimeWindow> = Vec::with_capacity(8);
     for row in 0..n {
         let next_key = key_rows.len() as u32;
-        let key_id = *key_ids.entry(keys.rows.row(row).as_ref()).or_insert_with(|| {
+        let key_id = *key_ids.entry(keys.rows.row(row).data()).or_insert_with(|| {
             key_rows.push(row);
             next_key
         });

@@ -88,9 +88,8 @@ impl RowsByKey {
         let mut index: HashMap<&[u8], usize> = HashMap::with_capacity(n.min(1024));
         let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
         for row in 0..n {
-            let key = keys.rows.row(row);
             let next = groups.len();
-            let g = *index.entry(key.as_ref()).or_insert(next);
+            let g = *index.entry(keys.rows.row(row).data()).or_insert(next);
             if g == next {
                 groups.push((row, Vec::new()));
             }
