@@ -38,14 +38,22 @@ struct CountingBlackhole {
 }
 
 impl Operator for CountingBlackhole {
-    fn process_batch(&mut self, _input: usize, batch: RecordBatch, _ctx: &mut OperatorContext, _out: &mut Collector) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &mut OperatorContext,
+        _out: &mut Collector,
+    ) -> Result<()> {
         self.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
         Ok(())
     }
 }
 
 fn blackhole(rows: Arc<AtomicU64>) -> Arc<dyn OperatorFactory> {
-    Arc::new(move |_: &TaskInfo| -> Result<Box<dyn Operator>> { Ok(Box::new(CountingBlackhole { rows: rows.clone() })) })
+    Arc::new(move |_: &TaskInfo| -> Result<Box<dyn Operator>> {
+        Ok(Box::new(CountingBlackhole { rows: rows.clone() }))
+    })
 }
 
 fn generator_to_blackhole(nexmark: NexmarkConfig, parallelism: u32, rows: Arc<AtomicU64>) -> Result<JobGraph> {
@@ -63,7 +71,9 @@ pub fn process_cpu_time() -> Duration {
         return Duration::ZERO;
     };
     // Fields after the command name (which is in parentheses and may contain spaces).
-    let Some(rest) = stat.rsplit(')').next() else { return Duration::ZERO };
+    let Some(rest) = stat.rsplit(')').next() else {
+        return Duration::ZERO;
+    };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     // utime and stime are fields 14 and 15 of the full line: 12 and 13 after the name.
@@ -90,8 +100,18 @@ pub struct BenchRow {
     pub checkpoints_completed: u64,
 }
 
-async fn measure(case: &str, backend: BackendKind, interval: Option<Duration>, graph: JobGraph, rows: Arc<AtomicU64>) -> anyhow::Result<BenchRow> {
-    let dir = std::env::temp_dir().join(format!("freshet-bench-{}-{}", std::process::id(), case.replace(' ', "-")));
+async fn measure(
+    case: &str,
+    backend: BackendKind,
+    interval: Option<Duration>,
+    graph: JobGraph,
+    rows: Arc<AtomicU64>,
+) -> anyhow::Result<BenchRow> {
+    let dir = std::env::temp_dir().join(format!(
+        "freshet-bench-{}-{}",
+        std::process::id(),
+        case.replace(' ', "-")
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let config = JobConfig {
         state_backend: backend,
@@ -107,14 +127,19 @@ async fn measure(case: &str, backend: BackendKind, interval: Option<Duration>, g
     };
     let cpu0 = process_cpu_time();
     let t0 = Instant::now();
-    let outcome = LocalExecutor::new(config).run(&graph).await.with_context(|| format!("bench case {case}"))?;
+    let outcome = LocalExecutor::new(config)
+        .run(&graph)
+        .await
+        .with_context(|| format!("bench case {case}"))?;
     let wall = t0.elapsed();
     let cpu = process_cpu_time().saturating_sub(cpu0);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(BenchRow {
         case: case.to_string(),
         backend: backend.to_string(),
-        checkpoints: interval.map(|d| format!("{}s", d.as_secs_f64())).unwrap_or_else(|| "off".into()),
+        checkpoints: interval
+            .map(|d| format!("{}s", d.as_secs_f64()))
+            .unwrap_or_else(|| "off".into()),
         events: rows.load(Ordering::Relaxed),
         wall,
         cpu,
@@ -182,7 +207,11 @@ pub fn table(rows: &[BenchRow]) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {} |\n",
             r.case,
-            if r.case.starts_with("generator") { "n/a".to_string() } else { r.backend.clone() },
+            if r.case.starts_with("generator") {
+                "n/a".to_string()
+            } else {
+                r.backend.clone()
+            },
             r.checkpoints,
             r.events,
             wall,

@@ -26,7 +26,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("FRESHET_LOG").unwrap_or_else(|_| EnvFilter::new("warn,freshet_engine=info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("FRESHET_LOG").unwrap_or_else(|_| EnvFilter::new("warn,freshet_engine=info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

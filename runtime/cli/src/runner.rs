@@ -31,7 +31,10 @@ pub async fn run_job(graph: &JobGraph, config: JobConfig) -> anyhow::Result<JobO
         JobEnd::Finished => eprintln!(
             "job finished ({} restarts, last checkpoint {})",
             outcome.restarts,
-            outcome.last_checkpoint.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
+            outcome
+                .last_checkpoint
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "none".into())
         ),
         JobEnd::Stopped { savepoint } => println!("{savepoint}"),
         JobEnd::Cancelled => eprintln!("job cancelled"),

@@ -16,7 +16,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_freshet");
 /// The committed output: every line of every visible file, sorted.
 fn committed_lines(dir: &Path) -> Vec<String> {
     let mut lines = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return lines };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return lines;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || !entry.path().is_file() {
@@ -36,9 +38,18 @@ fn freshet(args: &[&str]) -> std::process::Output {
 fn reference_output(dir: &Path, events: u64) -> Vec<String> {
     let out = dir.join("reference");
     let status = freshet(&[
-        "example", "hot-items", "--events", &events.to_string(), "--parallelism", "1",
-        "--out", out.to_str().unwrap(), "--checkpoint-dir", dir.join("ref-chk").to_str().unwrap(),
-        "--checkpoint-interval", "1s",
+        "example",
+        "hot-items",
+        "--events",
+        &events.to_string(),
+        "--parallelism",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--checkpoint-dir",
+        dir.join("ref-chk").to_str().unwrap(),
+        "--checkpoint-interval",
+        "1s",
     ]);
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let lines = committed_lines(&out);
@@ -68,16 +79,30 @@ fn bounded_run_is_identical_at_every_parallelism_and_backend() {
     for (p, backend) in [("3", "heap"), ("2", "rocksdb")] {
         let out = dir.path().join(format!("p{p}-{backend}"));
         let status = freshet(&[
-            "example", "hot-items", "--events", "60000", "--parallelism", p, "--state-backend", backend,
-            "--out", out.to_str().unwrap(), "--checkpoint-dir", dir.path().join(format!("chk-{p}")).to_str().unwrap(),
-            "--checkpoint-interval", "200ms",
+            "example",
+            "hot-items",
+            "--events",
+            "60000",
+            "--parallelism",
+            p,
+            "--state-backend",
+            backend,
+            "--out",
+            out.to_str().unwrap(),
+            "--checkpoint-dir",
+            dir.path().join(format!("chk-{p}")).to_str().unwrap(),
+            "--checkpoint-interval",
+            "200ms",
         ]);
         assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
         assert_eq!(committed_lines(&out), reference, "parallelism {p}, {backend}");
     }
     // Spot-check the content: every line is a window count of one auction.
     let first: serde_json::Value = serde_json::from_str(&reference[0]).unwrap();
-    assert!(first["auction"].is_i64() && first["bids"].as_i64().unwrap() > 0, "{first}");
+    assert!(
+        first["auction"].is_i64() && first["bids"].as_i64().unwrap() > 0,
+        "{first}"
+    );
 }
 
 fn job_config(dir: &Path, backend: BackendKind) -> JobConfig {
@@ -90,7 +115,10 @@ fn job_config(dir: &Path, backend: BackendKind) -> JobConfig {
             storage: dir.join("chk").to_string_lossy().into_owned(),
             ..CheckpointConfig::default()
         },
-        restart: RestartStrategy::FixedDelay { attempts: 10, delay_ms: 20 },
+        restart: RestartStrategy::FixedDelay {
+            attempts: 10,
+            delay_ms: 20,
+        },
         local_dir: dir.join("local"),
         ..JobConfig::default()
     }
@@ -119,7 +147,10 @@ async fn injected_task_failures_leave_exactly_the_uninterrupted_output() {
         };
         let graph = hot_items::build(&job, None).unwrap();
         let run_dir = dir.path().join(format!("run-{backend}"));
-        let outcome = LocalExecutor::new(job_config(&run_dir, backend)).run(&graph).await.unwrap();
+        let outcome = LocalExecutor::new(job_config(&run_dir, backend))
+            .run(&graph)
+            .await
+            .unwrap();
         assert_eq!(outcome.end, JobEnd::Finished);
         assert_eq!(plan.remaining(), 0, "all failures were injected");
         assert_eq!(outcome.restarts, 3);
@@ -150,7 +181,12 @@ async fn savepoint_then_restore_with_other_parallelism_gives_the_same_output() {
     assert!(committed_lines(&out).len() < reference.len(), "stopped before the end");
 
     // Restore into parallelism 3 and the heap backend (savepoints are backend-independent).
-    let job = HotItemsJob { nexmark: nexmark(60_000, None), parallelism: 3, out: out.clone(), failures: None };
+    let job = HotItemsJob {
+        nexmark: nexmark(60_000, None),
+        parallelism: 3,
+        out: out.clone(),
+        failures: None,
+    };
     let graph = hot_items::build(&job, None).unwrap();
     let mut config = job_config(&run_dir, BackendKind::Heap);
     config.restore = RestoreFrom::Path(savepoint);
@@ -169,7 +205,12 @@ fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
 
 fn completed_checkpoints(dir: &Path) -> usize {
     std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().filter(|e| e.path().join("_metadata").exists()).count())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().join("_metadata").exists())
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -181,18 +222,38 @@ fn sigkill_then_restore_latest_finishes_with_the_uninterrupted_output() {
     let chk = dir.path().join("chk-killed");
     let args = |extra: &[&str]| {
         let mut a = vec![
-            "example".to_string(), "hot-items".into(), "--events".into(), "60000".into(), "--parallelism".into(), "2".into(),
-            "--out".into(), out.to_string_lossy().into_owned(), "--checkpoint-dir".into(), chk.to_string_lossy().into_owned(),
-            "--checkpoint-interval".into(), "200ms".into(),
+            "example".to_string(),
+            "hot-items".into(),
+            "--events".into(),
+            "60000".into(),
+            "--parallelism".into(),
+            "2".into(),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+            "--checkpoint-dir".into(),
+            chk.to_string_lossy().into_owned(),
+            "--checkpoint-interval".into(),
+            "200ms".into(),
         ];
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
     for round in 0..2 {
-        let extra: Vec<&str> = if round == 0 { vec!["--rate-limit", "15000"] } else { vec!["--rate-limit", "15000", "--restore", "latest"] };
-        let mut child = Command::new(BIN).args(args(&extra)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let extra: Vec<&str> = if round == 0 {
+            vec!["--rate-limit", "15000"]
+        } else {
+            vec!["--rate-limit", "15000", "--restore", "latest"]
+        };
+        let mut child = Command::new(BIN)
+            .args(args(&extra))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let before = completed_checkpoints(&chk);
-        wait_for("a new completed checkpoint", Duration::from_secs(60), || completed_checkpoints(&chk) > before || chk.join("chk-2").exists());
+        wait_for("a new completed checkpoint", Duration::from_secs(60), || {
+            completed_checkpoints(&chk) > before || chk.join("chk-2").exists()
+        });
         std::thread::sleep(Duration::from_millis(400));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -209,20 +270,37 @@ fn ctrl_c_stops_with_a_savepoint_and_prints_its_path() {
     let chk = dir.path().join("chk");
     let child = Command::new(BIN)
         .args([
-            "example", "hot-items", "--out", out.to_str().unwrap(), "--checkpoint-dir", chk.to_str().unwrap(),
-            "--checkpoint-interval", "500ms",
+            "example",
+            "hot-items",
+            "--out",
+            out.to_str().unwrap(),
+            "--checkpoint-dir",
+            chk.to_str().unwrap(),
+            "--checkpoint-interval",
+            "500ms",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("the first checkpoint", Duration::from_secs(60), || completed_checkpoints(&chk) > 0);
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    wait_for("the first checkpoint", Duration::from_secs(60), || {
+        completed_checkpoints(&chk) > 0
+    });
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let path = stdout.lines().last().expect("a savepoint path").trim().trim_start_matches("file://").to_string();
+    let path = stdout
+        .lines()
+        .last()
+        .expect("a savepoint path")
+        .trim()
+        .trim_start_matches("file://")
+        .to_string();
     assert!(Path::new(&path).join("_metadata").exists(), "no savepoint at '{path}'");
     assert!(!committed_lines(&out).is_empty(), "the savepoint committed output");
 }

@@ -12,6 +12,7 @@
 //! `notify_checkpoint_complete`. Nothing here uses keyed state.
 #![warn(missing_docs)]
 
+pub mod file_sink;
 pub mod nexmark;
 pub mod options;
 #[cfg(test)]

@@ -81,9 +81,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Config(_) | Error::UserFunction(_) => ErrorClass::User,
-            Error::State(_) | Error::Io { .. } | Error::ChannelClosed(_) | Error::Cancelled => {
-                ErrorClass::External
-            }
+            Error::State(_) | Error::Io { .. } | Error::ChannelClosed(_) | Error::Cancelled => ErrorClass::External,
             Error::Arrow(_) | Error::Serde(_) | Error::Internal(_) => ErrorClass::Internal,
             Error::InOperator { source, .. } => source.class(),
         }

@@ -44,8 +44,7 @@ impl KeyEncoder {
             indices.push(idx);
             key_types.push(schema.field(idx).data_type().clone());
         }
-        let converter =
-            RowConverter::new(key_types.iter().map(|t| SortField::new(t.clone())).collect())?;
+        let converter = RowConverter::new(key_types.iter().map(|t| SortField::new(t.clone())).collect())?;
         Ok(Self {
             converter,
             indices,

@@ -58,13 +58,17 @@ pub async fn build_attempt(
     let mut receivers: BTreeMap<TaskRef, Vec<(mpsc::Receiver<StreamElement>, usize)>> = BTreeMap::new();
     let mut outputs: BTreeMap<TaskRef, Vec<OutputEdge>> = BTreeMap::new();
     for edge in &graph.edges {
-        let from_chain = chain_index(&chains, edge.from).ok_or_else(|| Error::Internal("edge from unknown node".into()))?;
+        let from_chain =
+            chain_index(&chains, edge.from).ok_or_else(|| Error::Internal("edge from unknown node".into()))?;
         let to_chain = chain_index(&chains, edge.to).ok_or_else(|| Error::Internal("edge to unknown node".into()))?;
         if from_chain == to_chain {
             continue; // fused
         }
         if chains[to_chain].head() != edge.to {
-            return Err(Error::Internal(format!("edge enters node {} in the middle of a chain", edge.to.0)));
+            return Err(Error::Internal(format!(
+                "edge enters node {} in the middle of a chain",
+                edge.to.0
+            )));
         }
         let up = chains[from_chain].parallelism;
         let down = chains[to_chain].parallelism;
@@ -78,7 +82,9 @@ pub async fn build_attempt(
                 .map(|(_, s)| s.clone())
                 .ok_or_else(|| Error::Config(format!("node '{}' has no side output '{tag}'", from_node.name)))?,
         };
-        let mut ch = EdgeChannels { senders: vec![Vec::new(); up as usize] };
+        let mut ch = EdgeChannels {
+            senders: vec![Vec::new(); up as usize],
+        };
         for j in 0..down {
             for i in 0..up {
                 if edge.partitioning == Partitioning::Forward && i != j {
@@ -87,14 +93,30 @@ pub async fn build_attempt(
                 let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
                 ch.senders[i as usize].push(tx);
                 receivers
-                    .entry(TaskRef { chain: to_chain, subtask: j })
+                    .entry(TaskRef {
+                        chain: to_chain,
+                        subtask: j,
+                    })
                     .or_default()
                     .push((rx, edge.input_index));
             }
         }
         for (i, senders) in ch.senders.into_iter().enumerate() {
-            let out = OutputEdge::new(edge.from, edge.side_output.clone(), &edge.partitioning, schema.clone(), graph.max_parallelism, senders)?;
-            outputs.entry(TaskRef { chain: from_chain, subtask: i as u32 }).or_default().push(out);
+            let out = OutputEdge::new(
+                edge.from,
+                edge.side_output.clone(),
+                &edge.partitioning,
+                schema.clone(),
+                graph.max_parallelism,
+                senders,
+            )?;
+            outputs
+                .entry(TaskRef {
+                    chain: from_chain,
+                    subtask: i as u32,
+                })
+                .or_default()
+                .push(out);
         }
     }
 
@@ -172,16 +194,23 @@ pub async fn build_attempt(
                                 let storage = restored
                                     .map(|p| p.storage.clone())
                                     .ok_or_else(|| Error::Internal("keyed handles without a restore point".into()))?;
-                                restore_keyed_backend(config.state_backend, key_groups, &restored_state.keyed, &storage, &op_dir)
-                                    .await
-                                    .map_err(|e| e.in_operator(&node.name, subtask))?
+                                restore_keyed_backend(
+                                    config.state_backend,
+                                    key_groups,
+                                    &restored_state.keyed,
+                                    &storage,
+                                    &op_dir,
+                                )
+                                .await
+                                .map_err(|e| e.in_operator(&node.name, subtask))?
                             };
                             Some(b)
                         } else {
                             None
                         };
                         let operator = factory.create(&info)?;
-                        let ctx = OperatorContext::new(info, backend, clock.clone(), op_dir, restored_state.operator_state)?;
+                        let ctx =
+                            OperatorContext::new(info, backend, clock.clone(), op_dir, restored_state.operator_state)?;
                         ops.push(ChainedOperator {
                             node: node.id,
                             uid: node.uid.clone(),
@@ -194,7 +223,12 @@ pub async fn build_attempt(
                 }
             }
             let (rxs, input_index): (Vec<_>, Vec<_>) = receivers.remove(&id).unwrap_or_default().into_iter().unzip();
-            let name = spec.nodes.iter().map(|n| graph.node(*n).name.as_str()).collect::<Vec<_>>().join(" -> ");
+            let name = spec
+                .nodes
+                .iter()
+                .map(|n| graph.node(*n).name.as_str())
+                .collect::<Vec<_>>()
+                .join(" -> ");
             let task_metrics = metrics.register_task(&name, subtask);
             let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
             controls.insert(id, ctl_tx);
@@ -207,13 +241,21 @@ pub async fn build_attempt(
                 source,
                 chain: Chain::new(ops, subtask),
                 inputs: InputGate::new(rxs, input_index),
-                outputs: TaskOutputs::new(outputs.remove(&id).unwrap_or_default(), config.batch_size, config.buffer_timeout, task_metrics),
+                outputs: TaskOutputs::new(
+                    outputs.remove(&id).unwrap_or_default(),
+                    config.batch_size,
+                    config.buffer_timeout,
+                    task_metrics,
+                ),
                 control: ctl_rx,
                 events: events.clone(),
                 locations: locations.clone(),
                 key_groups,
                 clock: clock.clone(),
-                tick: config.buffer_timeout.min(Duration::from_millis(50)).max(Duration::from_millis(1)),
+                tick: config
+                    .buffer_timeout
+                    .min(Duration::from_millis(50))
+                    .max(Duration::from_millis(1)),
                 last_snapshot: 0,
             });
         }
@@ -227,7 +269,11 @@ pub async fn build_attempt(
 }
 
 /// Restored state per node of the chain, per subtask.
-fn restore_assignments(graph: &JobGraph, spec: &ChainSpec, restored: Option<&RestorePoint>) -> Result<Vec<Vec<RestoredSubtask>>> {
+fn restore_assignments(
+    graph: &JobGraph,
+    spec: &ChainSpec,
+    restored: Option<&RestorePoint>,
+) -> Result<Vec<Vec<RestoredSubtask>>> {
     spec.nodes
         .iter()
         .map(|n| {

@@ -77,11 +77,15 @@ impl Chain {
         let node = self.ops[from].node;
         let metrics = self.ops[from].metrics.clone();
         for (tag, batch) in collector.take_side() {
-            metrics.records_out.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            metrics
+                .records_out
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             out.push((node, Some(tag), batch));
         }
         for batch in collector.take_main() {
-            metrics.records_out.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            metrics
+                .records_out
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             if from + 1 < self.ops.len() {
                 self.push(from + 1, 0, batch, out)?;
             } else {
@@ -96,7 +100,9 @@ impl Chain {
         let mut collector = Collector::new();
         {
             let op = &mut self.ops[index];
-            op.metrics.records_in.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            op.metrics
+                .records_in
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             op.operator
                 .process_batch(input, batch, &mut op.ctx, &mut collector)
                 .map_err(|e| e.in_operator(&op.name, self.subtask))?;

@@ -67,7 +67,13 @@ fn add_snapshots(into: &mut BTreeMap<String, Vec<SubtaskSnapshot>>, snapshots: &
 
 impl CheckpointTracker {
     /// A tracker whose next checkpoint id is `next_id`.
-    pub fn new(job_name: &str, shapes: OperatorShapes, next_id: u64, tolerable_failures: u32, timeout: Duration) -> Self {
+    pub fn new(
+        job_name: &str,
+        shapes: OperatorShapes,
+        next_id: u64,
+        tolerable_failures: u32,
+        timeout: Duration,
+    ) -> Self {
         Self {
             job_name: job_name.to_string(),
             shapes,
@@ -148,7 +154,8 @@ impl CheckpointTracker {
             .into_iter()
             .map(|(uid, mut subtasks)| {
                 subtasks.sort_by_key(|s| s.subtask);
-                let (parallelism, max_parallelism) = self.shapes.get(&uid).copied().unwrap_or((subtasks.len() as u32, 128));
+                let (parallelism, max_parallelism) =
+                    self.shapes.get(&uid).copied().unwrap_or((subtasks.len() as u32, 128));
                 (
                     uid,
                     OperatorSnapshot {
@@ -184,7 +191,13 @@ impl CheckpointTracker {
     }
 
     /// A task finished; it will not acknowledge checkpoints it has not snapshotted.
-    pub fn on_finished(&mut self, task: TaskRef, snapshots: TaskSnapshots, snapshotted_up_to: u64, now_ms: i64) -> Progress {
+    pub fn on_finished(
+        &mut self,
+        task: TaskRef,
+        snapshots: TaskSnapshots,
+        snapshotted_up_to: u64,
+        now_ms: i64,
+    ) -> Progress {
         if let Some(p) = self.pending.as_mut() {
             if p.barrier.id.0 > snapshotted_up_to && p.awaiting.remove(&task) {
                 add_snapshots(&mut p.snapshots, &snapshots);
@@ -231,7 +244,11 @@ impl CheckpointTracker {
 
     /// Fails the pending checkpoint if it has run longer than the timeout.
     pub fn check_timeout(&mut self) -> Progress {
-        let expired = self.pending.as_ref().filter(|p| p.started.elapsed() >= self.timeout).map(|p| p.barrier.id);
+        let expired = self
+            .pending
+            .as_ref()
+            .filter(|p| p.started.elapsed() >= self.timeout)
+            .map(|p| p.barrier.id);
         match expired {
             Some(id) => self.fail(id, format!("checkpoint {id} timed out after {:?}", self.timeout)),
             None => Progress::Pending,
@@ -320,7 +337,13 @@ mod tests {
                 key_groups: KeyGroupRange::all(128),
                 keyed: Some(KeyedStateHandle::Incremental {
                     key_groups: KeyGroupRange::all(128),
-                    shared: files.iter().map(|p| StateFile { path: p.to_string(), size: 1 }).collect(),
+                    shared: files
+                        .iter()
+                        .map(|p| StateFile {
+                            path: p.to_string(),
+                            size: 1,
+                        })
+                        .collect(),
                     private: vec![],
                     state_names: vec![],
                 }),
@@ -335,7 +358,10 @@ mod tests {
         let tasks = [task(0, 0), task(0, 1)];
         let b = t.begin(CheckpointKind::Checkpoint, 0, &tasks);
         assert_eq!(b.id, CheckpointId(1));
-        assert!(matches!(t.on_ack(task(0, 0), b.id, &snap("w", 0, &[]), 1), Progress::Pending));
+        assert!(matches!(
+            t.on_ack(task(0, 0), b.id, &snap("w", 0, &[]), 1),
+            Progress::Pending
+        ));
         match t.on_ack(task(0, 1), b.id, &snap("w", 1, &[]), 1) {
             Progress::Complete(m) => {
                 assert_eq!(m.operators["w"].subtasks.len(), 2);
@@ -351,22 +377,40 @@ mod tests {
         let tasks = [task(0, 0), task(1, 0)];
         let b = t.begin(CheckpointKind::Checkpoint, 0, &tasks);
         // task(0,0) snapshotted checkpoint 1 and then finished before its upload was acked.
-        assert!(matches!(t.on_finished(task(0, 0), snap("src", 0, &[]), 1, 0), Progress::Pending));
+        assert!(matches!(
+            t.on_finished(task(0, 0), snap("src", 0, &[]), 1, 0),
+            Progress::Pending
+        ));
         assert!(t.pending().is_some_and(|p| p.awaiting().contains(&task(0, 0))));
-        assert!(matches!(t.on_ack(task(0, 0), b.id, &snap("src", 0, &[]), 0), Progress::Pending));
-        assert!(matches!(t.on_ack(task(1, 0), b.id, &snap("w", 0, &[]), 0), Progress::Complete(_)));
+        assert!(matches!(
+            t.on_ack(task(0, 0), b.id, &snap("src", 0, &[]), 0),
+            Progress::Pending
+        ));
+        assert!(matches!(
+            t.on_ack(task(1, 0), b.id, &snap("w", 0, &[]), 0),
+            Progress::Complete(_)
+        ));
         // The next checkpoint uses the final snapshot.
         let b2 = t.begin(CheckpointKind::Checkpoint, 0, &tasks);
-        assert!(matches!(t.on_ack(task(1, 0), b2.id, &snap("w", 0, &[]), 0), Progress::Complete(_)));
+        assert!(matches!(
+            t.on_ack(task(1, 0), b2.id, &snap("w", 0, &[]), 0),
+            Progress::Complete(_)
+        ));
     }
 
     #[test]
     fn tolerates_configured_failures() {
         let mut t = CheckpointTracker::new("j", OperatorShapes::new(), 1, 1, Duration::from_secs(60));
         let b = t.begin(CheckpointKind::Checkpoint, 0, &[task(0, 0)]);
-        assert!(matches!(t.fail(b.id, "x".into()), Progress::Failed { fail_job: false, .. }));
+        assert!(matches!(
+            t.fail(b.id, "x".into()),
+            Progress::Failed { fail_job: false, .. }
+        ));
         let b = t.begin(CheckpointKind::Checkpoint, 0, &[task(0, 0)]);
-        assert!(matches!(t.fail(b.id, "x".into()), Progress::Failed { fail_job: true, .. }));
+        assert!(matches!(
+            t.fail(b.id, "x".into()),
+            Progress::Failed { fail_job: true, .. }
+        ));
     }
 
     #[test]
@@ -377,7 +421,11 @@ mod tests {
             let mut m = BTreeMap::new();
             add_snapshots(&mut m, &snap("w", 0, files));
             t.metadata(
-                Barrier { id: CheckpointId(id), triggered_at_ms: 0, kind: CheckpointKind::Checkpoint },
+                Barrier {
+                    id: CheckpointId(id),
+                    triggered_at_ms: 0,
+                    kind: CheckpointKind::Checkpoint,
+                },
                 m,
                 0,
                 false,

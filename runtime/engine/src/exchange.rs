@@ -23,13 +23,8 @@ use tokio::sync::mpsc::Sender;
 /// How an edge picks channels.
 enum Router {
     Single,
-    Hash {
-        encoder: KeyEncoder,
-        max_parallelism: u32,
-    },
-    Rebalance {
-        next: usize,
-    },
+    Hash { encoder: KeyEncoder, max_parallelism: u32 },
+    Rebalance { next: usize },
     Broadcast,
 }
 
@@ -196,7 +191,10 @@ impl TaskOutputs {
         buf.rows = 0;
         buf.since = None;
         let batch = if batches.len() == 1 {
-            batches.into_iter().next().ok_or_else(|| Error::Internal("empty buffer".into()))?
+            batches
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Internal("empty buffer".into()))?
         } else {
             concat_batches(&edge.schema, &batches)?
         };

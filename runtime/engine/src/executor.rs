@@ -48,9 +48,14 @@ impl JobHandle {
     pub async fn savepoint(&self, target_dir: Option<String>, stop: bool) -> Result<String> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(JobCommand::Savepoint { target_dir, stop, reply })
+            .send(JobCommand::Savepoint {
+                target_dir,
+                stop,
+                reply,
+            })
             .map_err(|_| Error::ChannelClosed("the job is not running".into()))?;
-        rx.await.map_err(|_| Error::ChannelClosed("the job ended before the savepoint completed".into()))?
+        rx.await
+            .map_err(|_| Error::ChannelClosed("the job ended before the savepoint completed".into()))?
     }
 
     /// Cancels the job.
@@ -177,9 +182,21 @@ impl LocalExecutor {
         let mut restarts = 0u32;
         loop {
             let end = self
-                .run_attempt(graph, restore_point.clone(), &mut tracker, &mut retained, &locations, &savepoint_root, &mut commands, restarts)
+                .run_attempt(
+                    graph,
+                    restore_point.clone(),
+                    &mut tracker,
+                    &mut retained,
+                    &locations,
+                    &savepoint_root,
+                    &mut commands,
+                    restarts,
+                )
                 .await;
-            let last_checkpoint = retained.latest().map(|m| m.id).or(restore_point.as_ref().map(|p| p.metadata.id));
+            let last_checkpoint = retained
+                .latest()
+                .map(|m| m.id)
+                .or(restore_point.as_ref().map(|p| p.metadata.id));
             match end {
                 AttemptEnd::Done(end) => {
                     return Ok(JobOutcome {
@@ -225,7 +242,17 @@ impl LocalExecutor {
         attempt: u32,
     ) -> AttemptEnd {
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let built = build_attempt(graph, &self.config, restore_point.as_ref(), self.clock.clone(), events_tx.clone(), locations.clone(), &self.metrics, attempt).await;
+        let built = build_attempt(
+            graph,
+            &self.config,
+            restore_point.as_ref(),
+            self.clock.clone(),
+            events_tx.clone(),
+            locations.clone(),
+            &self.metrics,
+            attempt,
+        )
+        .await;
         let Attempt {
             tasks,
             controls,
@@ -259,9 +286,15 @@ impl LocalExecutor {
             // Start a queued savepoint when no checkpoint is in flight.
             if tracker.pending().is_none() && !queued.is_empty() {
                 let (target, stop, reply) = queued.remove(0);
-                let running_sources: Vec<TaskRef> = source_tasks.iter().filter(|t| !tracker.is_finished(t)).copied().collect();
+                let running_sources: Vec<TaskRef> = source_tasks
+                    .iter()
+                    .filter(|t| !tracker.is_finished(t))
+                    .copied()
+                    .collect();
                 if running_sources.is_empty() {
-                    let _ = reply.send(Err(Error::Config("the job's sources have finished; no savepoint can be taken".into())));
+                    let _ = reply.send(Err(Error::Config(
+                        "the job's sources have finished; no savepoint can be taken".into(),
+                    )));
                     continue;
                 }
                 let barrier = tracker.begin(CheckpointKind::Savepoint, self.clock.now_ms(), &task_refs);
@@ -382,10 +415,19 @@ impl LocalExecutor {
                 self.metrics.checkpoints_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%id, %reason, "checkpoint failed");
                 if let Some(request) = savepoints.remove(&id) {
-                    let _ = request.reply.send(Err(Error::State(format!("savepoint {id} failed: {reason}"))));
+                    let _ = request
+                        .reply
+                        .send(Err(Error::State(format!("savepoint {id} failed: {reason}"))));
                 }
-                let _ = locations.checkpoints.delete_dir(&CheckpointStorage::checkpoint_dir(id)).await;
-                fail_job.then(|| AttemptEnd::Failed(Error::State(format!("too many consecutive checkpoint failures; last: {reason}"))))
+                let _ = locations
+                    .checkpoints
+                    .delete_dir(&CheckpointStorage::checkpoint_dir(id))
+                    .await;
+                fail_job.then(|| {
+                    AttemptEnd::Failed(Error::State(format!(
+                        "too many consecutive checkpoint failures; last: {reason}"
+                    )))
+                })
             }
             Progress::Complete(metadata) => {
                 let id = metadata.id;
@@ -394,7 +436,8 @@ impl LocalExecutor {
                         let dir = CheckpointStorage::checkpoint_dir(id);
                         if let Err(e) = locations.checkpoints.write_metadata(&dir, &metadata).await {
                             let p = tracker.fail(id, e.to_string());
-                            return Box::pin(self.on_progress(p, tracker, retained, locations, savepoints, send_all)).await;
+                            return Box::pin(self.on_progress(p, tracker, retained, locations, savepoints, send_all))
+                                .await;
                         }
                         self.metrics.checkpoints_completed.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(%id, size = metadata.state_size_bytes(), "checkpoint completed");
@@ -403,7 +446,7 @@ impl LocalExecutor {
                         None
                     }
                     CheckpointKind::Savepoint => {
-                        let Some(request) = savepoints.remove(&id) else { return None };
+                        let request = savepoints.remove(&id)?;
                         locations.savepoints.lock().remove(&id);
                         if let Err(e) = request.storage.write_metadata("", &metadata).await {
                             let _ = request.reply.send(Err(e));

@@ -198,6 +198,9 @@ mod tests {
         assert_eq!(a.on_barrier(1, barrier(2), &[false, false]), Alignment::Waiting);
         assert!(!a.is_blocked(0));
         assert_eq!(a.on_barrier(1, barrier(1), &[false, false]), Alignment::Stale);
-        assert_eq!(a.on_barrier(0, barrier(2), &[false, false]), Alignment::Complete(barrier(2)));
+        assert_eq!(
+            a.on_barrier(0, barrier(2), &[false, false]),
+            Alignment::Complete(barrier(2))
+        );
     }
 }

@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn fixed_delay_limits_attempts() {
-        let s = RestartStrategy::FixedDelay { attempts: 2, delay_ms: 50 };
+        let s = RestartStrategy::FixedDelay {
+            attempts: 2,
+            delay_ms: 50,
+        };
         assert_eq!(s.delay_before(1), Some(Duration::from_millis(50)));
         assert_eq!(s.delay_before(2), Some(Duration::from_millis(50)));
         assert_eq!(s.delay_before(3), None);

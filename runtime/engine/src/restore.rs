@@ -7,10 +7,10 @@
 //! `allow_non_restored_state` is set.
 
 use crate::config::RestoreFrom;
+use freshet_core::CheckpointKind;
 use freshet_core::{Error, KeyGroupRange, Result, SubtaskIndex};
 use freshet_state::metadata::{CheckpointMetadata, KeyedStateHandle, METADATA_FILE};
 use freshet_state::CheckpointStorage;
-use freshet_core::CheckpointKind;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -35,7 +35,12 @@ pub struct RestorePoint {
 }
 
 /// Distributes operator `uid`'s snapshot over `parallelism` new subtasks.
-pub fn assign(metadata: &CheckpointMetadata, uid: &str, parallelism: u32, max_parallelism: u32) -> Result<Vec<RestoredSubtask>> {
+pub fn assign(
+    metadata: &CheckpointMetadata,
+    uid: &str,
+    parallelism: u32,
+    max_parallelism: u32,
+) -> Result<Vec<RestoredSubtask>> {
     let mut out = vec![RestoredSubtask::default(); parallelism as usize];
     let Some(op) = metadata.operators.get(uid) else {
         return Ok(out);
@@ -72,11 +77,18 @@ pub fn assign(metadata: &CheckpointMetadata, uid: &str, parallelism: u32, max_pa
 }
 
 /// Checks that every operator in the snapshot exists in the job (unless allowed not to).
-pub fn check_all_restored(metadata: &CheckpointMetadata, job_uids: &BTreeSet<String>, allow_non_restored: bool) -> Result<()> {
+pub fn check_all_restored(
+    metadata: &CheckpointMetadata,
+    job_uids: &BTreeSet<String>,
+    allow_non_restored: bool,
+) -> Result<()> {
     let missing: Vec<&String> = metadata.operators.keys().filter(|u| !job_uids.contains(*u)).collect();
     if missing.is_empty() || allow_non_restored {
         if !missing.is_empty() {
-            tracing::warn!(?missing, "dropping state of operators that are not in the job (allowNonRestoredState)");
+            tracing::warn!(
+                ?missing,
+                "dropping state of operators that are not in the job (allowNonRestoredState)"
+            );
         }
         return Ok(());
     }
@@ -116,7 +128,10 @@ pub async fn open_restore_point(location: &str) -> Result<RestorePoint> {
 }
 
 /// The newest completed checkpoint in `checkpoints` or savepoint in `savepoints`.
-pub async fn latest_restore_point(checkpoints: &Arc<CheckpointStorage>, savepoints: &CheckpointStorage) -> Result<Option<RestorePoint>> {
+pub async fn latest_restore_point(
+    checkpoints: &Arc<CheckpointStorage>,
+    savepoints: &CheckpointStorage,
+) -> Result<Option<RestorePoint>> {
     let mut best: Option<RestorePoint> = None;
     if let Some(id) = checkpoints.completed_checkpoints().await?.last() {
         let dir = CheckpointStorage::checkpoint_dir(*id);
@@ -150,7 +165,11 @@ pub async fn latest_restore_point(checkpoints: &Arc<CheckpointStorage>, savepoin
 }
 
 /// Resolves the configured starting point.
-pub async fn resolve(restore: &RestoreFrom, checkpoints: &Arc<CheckpointStorage>, savepoints: &CheckpointStorage) -> Result<Option<RestorePoint>> {
+pub async fn resolve(
+    restore: &RestoreFrom,
+    checkpoints: &Arc<CheckpointStorage>,
+    savepoints: &CheckpointStorage,
+) -> Result<Option<RestorePoint>> {
     match restore {
         RestoreFrom::Nothing => Ok(None),
         RestoreFrom::Latest => latest_restore_point(checkpoints, savepoints).await,
@@ -192,14 +211,24 @@ mod tests {
                 subtask: i,
                 key_groups: KeyGroupRange::for_subtask(128, parallelism, SubtaskIndex(i)),
                 keyed: Some(KeyedStateHandle::Full {
-                    file: StateFile { path: format!("f{i}"), size: 1 },
+                    file: StateFile {
+                        path: format!("f{i}"),
+                        size: 1,
+                    },
                     key_group_offsets: vec![],
                 }),
                 operator_state: vec![serde_json::json!(i)],
             })
             .collect();
         let mut operators = BTreeMap::new();
-        operators.insert("op".to_string(), OperatorSnapshot { parallelism, max_parallelism: 128, subtasks });
+        operators.insert(
+            "op".to_string(),
+            OperatorSnapshot {
+                parallelism,
+                max_parallelism: 128,
+                subtasks,
+            },
+        );
         CheckpointMetadata {
             version: 1,
             id: CheckpointId(3),

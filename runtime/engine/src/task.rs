@@ -14,6 +14,7 @@ use crate::metrics::OperatorMetrics;
 use arrow::array::{Array, Int64Array, TimestampMillisecondArray};
 use arrow::record_batch::RecordBatch;
 use freshet_core::watermark::{CombinedUpdate, InputWatermarks, SourceWatermarks, WatermarkUpdate};
+use freshet_core::SubtaskIndex;
 use freshet_core::{
     Barrier, CheckpointId, CheckpointKind, Clock, Error, KeyGroupRange, OperatorUid, Result, StreamElement,
 };
@@ -21,7 +22,6 @@ use freshet_dataflow::{NodeId, Source, SourcePoll};
 use freshet_state::backend::SnapshotTarget;
 use freshet_state::metadata::SubtaskSnapshot;
 use freshet_state::CheckpointStorage;
-use freshet_core::SubtaskIndex;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -106,9 +106,10 @@ impl SnapshotLocations {
                 Some(format!("shared/{uid}")),
             ),
             CheckpointKind::Savepoint => {
-                let storage = self.savepoints.lock().get(&barrier.id).cloned().ok_or_else(|| {
-                    Error::Internal(format!("no location registered for savepoint {}", barrier.id))
-                })?;
+                let storage =
+                    self.savepoints.lock().get(&barrier.id).cloned().ok_or_else(|| {
+                        Error::Internal(format!("no location registered for savepoint {}", barrier.id))
+                    })?;
                 (storage, format!("{uid}/{subtask}"), None)
             }
         };
@@ -368,7 +369,9 @@ impl Task {
             let now = self.clock.now_ms();
             match poll {
                 SourcePoll::Batch { split, batch } => {
-                    head.metrics.records_out.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                    head.metrics
+                        .records_out
+                        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
                     if let Some((column, wm)) = head.watermarks.as_mut() {
                         if let Some(max) = max_timestamp(&batch, *column) {
                             wm.observe(split, max, now);

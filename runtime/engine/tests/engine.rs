@@ -102,7 +102,13 @@ struct CollectingSink {
 }
 
 impl Operator for CollectingSink {
-    fn process_batch(&mut self, _input: usize, batch: RecordBatch, _ctx: &mut OperatorContext, _out: &mut Collector) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &mut OperatorContext,
+        _out: &mut Collector,
+    ) -> Result<()> {
         if let Some(d) = self.delay {
             std::thread::sleep(d);
         }
@@ -145,7 +151,10 @@ fn config(dir: &std::path::Path, interval_ms: Option<u64>) -> JobConfig {
             storage: dir.join("chk").to_string_lossy().into_owned(),
             ..CheckpointConfig::default()
         },
-        restart: RestartStrategy::FixedDelay { attempts: 10, delay_ms: 10 },
+        restart: RestartStrategy::FixedDelay {
+            attempts: 10,
+            delay_ms: 10,
+        },
         local_dir: dir.join("local"),
         ..JobConfig::default()
     }
@@ -182,7 +191,9 @@ fn build_job(
         schema(),
         Vec::new(),
         Arc::new(|_: &TaskInfo| -> Result<Box<dyn Operator>> {
-            Ok(Box::new(freshet_dataflow::ops::batch_fn::BatchFnOperator::new(Arc::new(|b| Ok(Some(b))))))
+            Ok(Box::new(freshet_dataflow::ops::batch_fn::BatchFnOperator::new(
+                Arc::new(|b| Ok(Some(b))),
+            )))
         }),
         String::new(),
     );
@@ -237,8 +248,18 @@ async fn injected_failures_recover_exactly_once() {
     let out = Arc::new(Committed::default());
     let plan = FailurePlan::new(vec![3_000, 9_000, 15_000]);
     // Slow the source a little so checkpoints complete between failures.
-    let graph = build_job(2, 20_000, Some(plan.clone()), out.clone(), Some(Duration::from_micros(300)), None);
-    let outcome = LocalExecutor::new(config(dir.path(), Some(20))).run(&graph).await.unwrap();
+    let graph = build_job(
+        2,
+        20_000,
+        Some(plan.clone()),
+        out.clone(),
+        Some(Duration::from_micros(300)),
+        None,
+    );
+    let outcome = LocalExecutor::new(config(dir.path(), Some(20)))
+        .run(&graph)
+        .await
+        .unwrap();
     assert_eq!(outcome.end, JobEnd::Finished);
     assert_eq!(plan.remaining(), 0, "every planned failure happened");
     assert_eq!(outcome.restarts, 3);
@@ -274,7 +295,14 @@ async fn slow_sink_backpressures_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let out = Arc::new(Committed::default());
     // 2 ms per 64-row batch at the sink: about 32k rows/s; the source could do far more.
-    let graph = build_job(1, 1_000_000_000, None, out.clone(), None, Some(Duration::from_millis(2)));
+    let graph = build_job(
+        1,
+        1_000_000_000,
+        None,
+        out.clone(),
+        None,
+        Some(Duration::from_millis(2)),
+    );
     let mut cfg = config(dir.path(), None);
     cfg.channel_capacity = 2;
     let executor = LocalExecutor::new(cfg);

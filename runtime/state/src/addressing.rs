@@ -83,10 +83,7 @@ impl<'a> ByteReader<'a> {
     }
 
     fn corrupt(&self, detail: &str) -> Error {
-        Error::State(format!(
-            "corrupt {}: {detail} at byte {}",
-            self.what, self.pos
-        ))
+        Error::State(format!("corrupt {}: {detail} at byte {}", self.what, self.pos))
     }
 
     /// Whether every byte has been consumed.
@@ -141,17 +138,7 @@ mod tests {
 
     #[test]
     fn varints_round_trip() {
-        for v in [
-            0u64,
-            1,
-            127,
-            128,
-            300,
-            16_383,
-            16_384,
-            u32::MAX as u64,
-            u64::MAX,
-        ] {
+        for v in [0u64, 1, 127, 128, 300, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(read_varint(&out), Some((v, out.len())));

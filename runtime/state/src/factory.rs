@@ -67,9 +67,7 @@ pub async fn restore_keyed_backend(
                 file,
                 key_group_offsets,
             } => {
-                entries +=
-                    restore_full_file(file, key_group_offsets, range, storage, backend.as_mut())
-                        .await?;
+                entries += restore_full_file(file, key_group_offsets, range, storage, backend.as_mut()).await?;
             }
             KeyedStateHandle::Incremental { .. } => {
                 let (restored, copied) =
@@ -93,13 +91,9 @@ pub async fn restore_keyed_backend(
 /// Whether a handle may hold entries of `range`.
 fn overlaps(handle: &KeyedStateHandle, range: KeyGroupRange) -> bool {
     match handle {
-        KeyedStateHandle::Full {
-            key_group_offsets, ..
-        } => key_group_offsets
+        KeyedStateHandle::Full { key_group_offsets, .. } => key_group_offsets
             .iter()
             .any(|&(kg, _, _)| range.contains(freshet_core::KeyGroup(kg))),
-        KeyedStateHandle::Incremental { key_groups, .. } => {
-            !key_groups.intersect(&range).is_empty()
-        }
+        KeyedStateHandle::Incremental { key_groups, .. } => !key_groups.intersect(&range).is_empty(),
     }
 }

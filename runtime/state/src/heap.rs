@@ -172,27 +172,17 @@ impl KeyedStateBackend for HeapBackend {
         if let Some(id) = self.names.iter().position(|n| n == name) {
             return Ok(StateId(id as u16));
         }
-        let id = u16::try_from(self.names.len()).map_err(|_| {
-            Error::State(format!("too many states registered; cannot add '{name}'"))
-        })?;
+        let id = u16::try_from(self.names.len())
+            .map_err(|_| Error::State(format!("too many states registered; cannot add '{name}'")))?;
         self.names.push(name.to_string());
-        self.states.push(
-            (0..self.range.len())
-                .map(|_| GroupTable::default())
-                .collect(),
-        );
+        self.states
+            .push((0..self.range.len()).map(|_| GroupTable::default()).collect());
         tracing::debug!(state = name, id, "registered heap state");
         Ok(StateId(id))
     }
 
     #[inline]
-    fn get(
-        &self,
-        state: StateId,
-        kg: KeyGroup,
-        key: &[u8],
-        namespace: &[u8],
-    ) -> Result<Option<Cow<'_, [u8]>>> {
+    fn get(&self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<Option<Cow<'_, [u8]>>> {
         let group = self.group(state, kg)?;
         Ok(group
             .values
@@ -201,14 +191,7 @@ impl KeyedStateBackend for HeapBackend {
     }
 
     #[inline]
-    fn put(
-        &mut self,
-        state: StateId,
-        kg: KeyGroup,
-        key: &[u8],
-        namespace: &[u8],
-        value: &[u8],
-    ) -> Result<()> {
+    fn put(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8], value: &[u8]) -> Result<()> {
         let group = self.group_mut(state, kg)?;
         let addr = AddrRef { key, namespace };
         let added = match group.values.get_mut(&addr) {
@@ -337,30 +320,17 @@ impl KeyedStateBackend for HeapBackend {
             .unwrap_or_default())
     }
 
-    fn map_clear(
-        &mut self,
-        state: StateId,
-        kg: KeyGroup,
-        key: &[u8],
-        namespace: &[u8],
-    ) -> Result<()> {
+    fn map_clear(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<()> {
         let group = self.group_mut(state, kg)?;
         if let Some(map) = group.maps.remove(&AddrRef { key, namespace }) {
             let prefix = (key.len() + namespace.len()) as u64;
-            let freed: u64 = map
-                .iter()
-                .map(|(k, v)| prefix + (k.len() + v.len()) as u64)
-                .sum();
+            let freed: u64 = map.iter().map(|(k, v)| prefix + (k.len() + v.len()) as u64).sum();
             self.size_bytes = self.size_bytes.saturating_sub(freed);
         }
         Ok(())
     }
 
-    fn snapshot(
-        &mut self,
-        checkpoint: CheckpointId,
-        kind: CheckpointKind,
-    ) -> Result<Box<dyn StateSnapshot>> {
+    fn snapshot(&mut self, checkpoint: CheckpointId, kind: CheckpointKind) -> Result<Box<dyn StateSnapshot>> {
         let started = std::time::Instant::now();
         let writer = self.write_snapshot()?;
         let snapshot = FullSnapshot::new(writer);

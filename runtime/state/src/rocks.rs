@@ -14,16 +14,12 @@
 //! Writes skip the write-ahead log: a backend never outlives its task, and a restarted task
 //! restores from the last checkpoint, which flushes the memtable first.
 
-use crate::addressing::{
-    check_key_group, put_bytes, put_key_namespace, read_varint, split_key_namespace,
-};
+use crate::addressing::{check_key_group, put_bytes, put_key_namespace, read_varint, split_key_namespace};
 use crate::backend::{KeyedStateBackend, StateId, StateSnapshot};
 use crate::rocks_snapshot::{LocalDir, RocksSnapshot, SstRegistry};
 use freshet_core::{CheckpointId, CheckpointKind, Error, KeyGroup, KeyGroupRange, Result};
 use parking_lot::Mutex;
-use rocksdb::{
-    checkpoint::Checkpoint, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB,
-};
+use rocksdb::{checkpoint::Checkpoint, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
@@ -52,8 +48,7 @@ pub(crate) fn db_options() -> Options {
 
 /// Opens a downloaded or checkpointed DB for reading only.
 pub(crate) fn open_read_only(dir: &Path) -> Result<DB> {
-    DB::open_for_read_only(&db_options(), dir, false)
-        .map_err(rocks_err(format!("opening {}", dir.display())))
+    DB::open_for_read_only(&db_options(), dir, false).map_err(rocks_err(format!("opening {}", dir.display())))
 }
 
 /// A fresh token, unique across instances and processes, naming an instance's directory and
@@ -155,12 +150,7 @@ pub(crate) fn decode_db_key(raw: &[u8]) -> Result<DbKey<'_>> {
 }
 
 /// Calls `visit(key, value)` for every key in `[lower, upper)` in order.
-pub(crate) fn for_each_in_range<F>(
-    db: &DB,
-    lower: &[u8],
-    upper: Option<Vec<u8>>,
-    mut visit: F,
-) -> Result<()>
+pub(crate) fn for_each_in_range<F>(db: &DB, lower: &[u8], upper: Option<Vec<u8>>, mut visit: F) -> Result<()>
 where
     F: FnMut(&[u8], &[u8]) -> Result<()>,
 {
@@ -224,8 +214,7 @@ impl RocksBackend {
         instance_dir: LocalDir,
     ) -> Result<Self> {
         let db_dir = instance_dir.path().join("db");
-        let db = DB::open(&db_options(), &db_dir)
-            .map_err(rocks_err(format!("opening {}", db_dir.display())))?;
+        let db = DB::open(&db_options(), &db_dir).map_err(rocks_err(format!("opening {}", db_dir.display())))?;
         let mut write_opts = WriteOptions::default();
         write_opts.disable_wal(true);
         tracing::debug!(dir = %db_dir.display(), ?range, "opened rocksdb state backend");
@@ -297,39 +286,22 @@ impl KeyedStateBackend for RocksBackend {
         if let Some(id) = self.names.iter().position(|n| n == name) {
             return Ok(StateId(id as u16));
         }
-        let id = u16::try_from(self.names.len()).map_err(|_| {
-            Error::State(format!("too many states registered; cannot add '{name}'"))
-        })?;
+        let id = u16::try_from(self.names.len())
+            .map_err(|_| Error::State(format!("too many states registered; cannot add '{name}'")))?;
         self.names.push(name.to_string());
         tracing::debug!(state = name, id, "registered rocksdb state");
         Ok(StateId(id))
     }
 
-    fn get(
-        &self,
-        state: StateId,
-        kg: KeyGroup,
-        key: &[u8],
-        namespace: &[u8],
-    ) -> Result<Option<Cow<'_, [u8]>>> {
+    fn get(&self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<Option<Cow<'_, [u8]>>> {
         self.check(state, kg)?;
         let mut buf = self.scratch.borrow_mut();
         value_key(&mut buf, kg, state, key, namespace);
-        let value = self
-            .db
-            .get_pinned(&*buf)
-            .map_err(rocks_err("reading a value"))?;
+        let value = self.db.get_pinned(&*buf).map_err(rocks_err("reading a value"))?;
         Ok(value.map(|v| Cow::Owned(v.to_vec())))
     }
 
-    fn put(
-        &mut self,
-        state: StateId,
-        kg: KeyGroup,
-        key: &[u8],
-        namespace: &[u8],
-        value: &[u8],
-    ) -> Result<()> {
+    fn put(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8], value: &[u8]) -> Result<()> {
         self.check(state, kg)?;
         let buf = self.scratch.get_mut();
         value_key(buf, kg, state, key, namespace);
@@ -375,10 +347,7 @@ impl KeyedStateBackend for RocksBackend {
         let mut buf = self.scratch.borrow_mut();
         map_prefix(&mut buf, kg, state, key, namespace);
         buf.extend_from_slice(user_key);
-        let value = self
-            .db
-            .get_pinned(&*buf)
-            .map_err(rocks_err("reading a map entry"))?;
+        let value = self.db.get_pinned(&*buf).map_err(rocks_err("reading a map entry"))?;
         Ok(value.map(|v| Cow::Owned(v.to_vec())))
     }
 
@@ -435,13 +404,7 @@ impl KeyedStateBackend for RocksBackend {
         Ok(out)
     }
 
-    fn map_clear(
-        &mut self,
-        state: StateId,
-        kg: KeyGroup,
-        key: &[u8],
-        namespace: &[u8],
-    ) -> Result<()> {
+    fn map_clear(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<()> {
         self.check(state, kg)?;
         let mut prefix = Vec::new();
         map_prefix(&mut prefix, kg, state, key, namespace);
@@ -458,16 +421,10 @@ impl KeyedStateBackend for RocksBackend {
             .map_err(rocks_err("clearing a map"))
     }
 
-    fn snapshot(
-        &mut self,
-        checkpoint: CheckpointId,
-        kind: CheckpointKind,
-    ) -> Result<Box<dyn StateSnapshot>> {
+    fn snapshot(&mut self, checkpoint: CheckpointId, kind: CheckpointKind) -> Result<Box<dyn StateSnapshot>> {
         let started = std::time::Instant::now();
         self.snapshots_taken += 1;
-        self.db
-            .flush()
-            .map_err(rocks_err("flushing the memtable"))?;
+        self.db.flush().map_err(rocks_err("flushing the memtable"))?;
         let dir = self.local_dir.join(format!(
             "rocksdb-{}-chk-{}-{}",
             self.token, checkpoint.0, self.snapshots_taken

@@ -17,9 +17,7 @@
 
 use crate::backend::{KeyedStateBackend, SnapshotTarget, StateId, StateSnapshot};
 use crate::metadata::{KeyedStateHandle, StateFile};
-use crate::rocks::{
-    decode_db_key, for_each_in_range, for_each_with_prefix, open_read_only, RocksBackend,
-};
+use crate::rocks::{decode_db_key, for_each_in_range, for_each_with_prefix, open_read_only, RocksBackend};
 use crate::snapshot_format::{FullSnapshot, SnapshotEntry, SnapshotWriter};
 use crate::storage::{join, CheckpointStorage};
 use freshet_core::{CheckpointId, CheckpointKind, Error, KeyGroupRange, Result};
@@ -40,8 +38,7 @@ pub(crate) struct LocalDir(PathBuf);
 impl LocalDir {
     /// Creates `path` (and parents) and owns it.
     pub(crate) fn create(path: PathBuf) -> Result<Self> {
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        std::fs::create_dir_all(&path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         Ok(Self(path))
     }
 
@@ -104,10 +101,7 @@ pub(crate) struct RocksSnapshot {
 }
 
 impl StateSnapshot for RocksSnapshot {
-    fn upload(
-        self: Box<Self>,
-        target: SnapshotTarget,
-    ) -> BoxFuture<'static, Result<KeyedStateHandle>> {
+    fn upload(self: Box<Self>, target: SnapshotTarget) -> BoxFuture<'static, Result<KeyedStateHandle>> {
         Box::pin(async move {
             let snapshot = *self;
             match (snapshot.kind, target.shared_dir.clone()) {
@@ -120,12 +114,9 @@ impl StateSnapshot for RocksSnapshot {
     }
 }
 
+/// One file of an uploaded checkpoint.
 enum Uploaded {
-    Shared {
-        local: String,
-        file: StateFile,
-        new: bool,
-    },
+    Shared { local: String, file: StateFile, new: bool },
     Private(StateFile),
 }
 
@@ -142,12 +133,7 @@ enum Plan {
 /// Carries out the plan for one local file. Takes everything by value, so the future is
 /// `'static`: a stream of closures returning futures that borrow their environment is not
 /// provably `Send` for every lifetime, and the engine spawns uploads and restores.
-async fn upload_file(
-    storage: Arc<CheckpointStorage>,
-    local: PathBuf,
-    name: String,
-    plan: Plan,
-) -> Result<Uploaded> {
+async fn upload_file(storage: Arc<CheckpointStorage>, local: PathBuf, name: String, plan: Plan) -> Result<Uploaded> {
     Ok(match plan {
         Plan::Private(path) => {
             let size = storage.put_file(&path, &local).await?;
@@ -194,16 +180,10 @@ impl RocksSnapshot {
         })
         .await
         .map_err(|e| Error::Internal(format!("full snapshot task failed: {e}")))??;
-        FullSnapshot::new(writer)
-            .upload_to(&target.storage, &target.dir)
-            .await
+        FullSnapshot::new(writer).upload_to(&target.storage, &target.dir).await
     }
 
-    async fn upload_incremental(
-        self,
-        target: &SnapshotTarget,
-        shared_dir: &str,
-    ) -> Result<KeyedStateHandle> {
+    async fn upload_incremental(self, target: &SnapshotTarget, shared_dir: &str) -> Result<KeyedStateHandle> {
         let mut local_files = Vec::new();
         let mut listing = tokio::fs::read_dir(self.dir.path())
             .await
@@ -260,10 +240,7 @@ impl RocksSnapshot {
             private = private.len(),
             "uploaded incremental rocksdb checkpoint"
         );
-        self.registry
-            .lock()
-            .pending
-            .insert(self.checkpoint, registered);
+        self.registry.lock().pending.insert(self.checkpoint, registered);
         Ok(KeyedStateHandle::Incremental {
             key_groups: self.range,
             shared,
@@ -274,11 +251,7 @@ impl RocksSnapshot {
 }
 
 /// Writes every entry of `db` in `range` in the canonical format; `state_names` are in id order.
-pub(crate) fn write_full_snapshot(
-    db: &DB,
-    range: KeyGroupRange,
-    state_names: &[String],
-) -> Result<SnapshotWriter> {
+pub(crate) fn write_full_snapshot(db: &DB, range: KeyGroupRange, state_names: &[String]) -> Result<SnapshotWriter> {
     let mut writer = SnapshotWriter::new(state_names);
     for kg in range.iter() {
         writer.begin_key_group(kg)?;
@@ -307,10 +280,7 @@ fn local_name(file: &StateFile, shared: bool) -> Result<String> {
         last
     };
     if name.is_empty() || name == "." || name == ".." {
-        return Err(Error::State(format!(
-            "unusable state file path '{}'",
-            file.path
-        )));
+        return Err(Error::State(format!("unusable state file path '{}'", file.path)));
     }
     Ok(name.to_string())
 }
@@ -368,8 +338,7 @@ pub(crate) async fn restore_rocks_directly(
         ));
     };
     let (token, instance_dir) = RocksBackend::new_instance_dir(local_dir)?;
-    let reusable =
-        download_incremental(shared, private, storage, &instance_dir.path().join("db")).await?;
+    let reusable = download_incremental(shared, private, storage, &instance_dir.path().join("db")).await?;
     let key_groups = *key_groups;
     let state_names = state_names.clone();
     let local_dir = local_dir.to_path_buf();
@@ -423,8 +392,7 @@ pub(crate) async fn restore_incremental_by_copy(
     if overlap.is_empty() {
         return Ok((backend, 0));
     }
-    let tmp =
-        LocalDir::create(local_dir.join(format!("restore-{}", crate::rocks::unique_token())))?;
+    let tmp = LocalDir::create(local_dir.join(format!("restore-{}", crate::rocks::unique_token())))?;
     download_incremental(shared, private, storage, tmp.path()).await?;
     let state_names = state_names.clone();
     tokio::task::spawn_blocking(move || {
@@ -451,9 +419,9 @@ fn copy_entries(
     let upper = Some(range.end.to_be_bytes().to_vec());
     for_each_in_range(db, &range.start.to_be_bytes(), upper, |raw, value| {
         let k = decode_db_key(raw)?;
-        let slot = ids.get_mut(usize::from(k.state)).ok_or_else(|| {
-            Error::State(format!("restored entry of unknown state id {}", k.state))
-        })?;
+        let slot = ids
+            .get_mut(usize::from(k.state))
+            .ok_or_else(|| Error::State(format!("restored entry of unknown state id {}", k.state)))?;
         let state = match *slot {
             Some(id) => id,
             None => {
@@ -497,10 +465,8 @@ mod tests {
             path: "p".into(),
             size: 1,
         };
-        r.pending.insert(
-            CheckpointId(1),
-            HashMap::from([("1.sst".to_string(), f.clone())]),
-        );
+        r.pending
+            .insert(CheckpointId(1), HashMap::from([("1.sst".to_string(), f.clone())]));
         r.pending
             .insert(CheckpointId(2), HashMap::from([("2.sst".to_string(), f)]));
         assert!(r.confirmed.is_empty());

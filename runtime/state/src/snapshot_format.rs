@@ -132,11 +132,7 @@ impl SnapshotWriter {
         }
         open.entries += 1;
         let buf = &mut self.buf;
-        buf.push(if entry.user_key.is_some() {
-            KIND_MAP
-        } else {
-            KIND_VALUE
-        });
+        buf.push(if entry.user_key.is_some() { KIND_MAP } else { KIND_VALUE });
         put_varint(buf, u64::from(entry.state));
         put_bytes(buf, entry.key);
         put_bytes(buf, entry.namespace);
@@ -187,9 +183,7 @@ impl SnapshotWriter {
 pub fn check_file_header(file: &[u8]) -> Result<()> {
     let mut r = ByteReader::new(file, "snapshot file header");
     if r.take(MAGIC.len())? != MAGIC {
-        return Err(Error::State(
-            "not a Freshet keyed-state snapshot (bad magic)".into(),
-        ));
+        return Err(Error::State("not a Freshet keyed-state snapshot (bad magic)".into()));
     }
     let version = u16::from_le_bytes(r.array()?);
     if version != VERSION {
@@ -216,9 +210,7 @@ impl<'a> SectionReader<'a> {
         }
         let version = r.u8()?;
         if version != SECTION_VERSION {
-            return Err(Error::State(format!(
-                "unsupported snapshot section version {version}"
-            )));
+            return Err(Error::State(format!("unsupported snapshot section version {version}")));
         }
         let kg = KeyGroup(u16::from_le_bytes(r.array()?));
         let body_len = u64::from_le_bytes(r.array()?);
@@ -272,21 +264,13 @@ impl<'a> SectionReader<'a> {
         let state = u16::try_from(state)
             .ok()
             .filter(|&s| usize::from(s) < self.names.len())
-            .ok_or_else(|| {
-                Error::State(format!(
-                    "corrupt snapshot section: unknown state index {state}"
-                ))
-            })?;
+            .ok_or_else(|| Error::State(format!("corrupt snapshot section: unknown state index {state}")))?;
         let key = self.body.bytes()?;
         let namespace = self.body.bytes()?;
         let user_key = match kind {
             KIND_VALUE => None,
             KIND_MAP => Some(self.body.bytes()?),
-            other => {
-                return Err(Error::State(format!(
-                    "corrupt snapshot section: entry kind {other}"
-                )))
-            }
+            other => return Err(Error::State(format!("corrupt snapshot section: entry kind {other}"))),
         };
         let value = self.body.bytes()?;
         Ok(Some(SnapshotEntry {
@@ -324,11 +308,7 @@ impl FullSnapshot {
     }
 
     /// Writes the file to `{dir}/keyed-state` and returns its handle.
-    pub async fn upload_to(
-        self,
-        storage: &CheckpointStorage,
-        dir: &str,
-    ) -> Result<KeyedStateHandle> {
+    pub async fn upload_to(self, storage: &CheckpointStorage, dir: &str) -> Result<KeyedStateHandle> {
         let path = join(dir, FULL_SNAPSHOT_FILE);
         let size = storage.put(&path, self.bytes).await?;
         tracing::debug!(
@@ -345,10 +325,7 @@ impl FullSnapshot {
 }
 
 impl StateSnapshot for FullSnapshot {
-    fn upload(
-        self: Box<Self>,
-        target: SnapshotTarget,
-    ) -> BoxFuture<'static, Result<KeyedStateHandle>> {
+    fn upload(self: Box<Self>, target: SnapshotTarget) -> BoxFuture<'static, Result<KeyedStateHandle>> {
         Box::pin(async move { self.upload_to(&target.storage, &target.dir).await })
     }
 }
@@ -381,9 +358,8 @@ pub async fn restore_full_file(
     let mut sections = futures::stream::iter(fetches).buffered(FETCH_CONCURRENCY);
     let mut loaded = 0u64;
     while let Some((kg, bytes)) = sections.try_next().await? {
-        loaded += load_section(&bytes, KeyGroup(kg), backend).map_err(|e| {
-            Error::State(format!("restoring key group {kg} from {}: {e}", file.path))
-        })?;
+        loaded += load_section(&bytes, KeyGroup(kg), backend)
+            .map_err(|e| Error::State(format!("restoring key group {kg} from {}: {e}", file.path)))?;
     }
     Ok(loaded)
 }
@@ -400,11 +376,7 @@ async fn fetch_section(
 }
 
 /// Loads one section (which must belong to `kg`) into `backend`; returns the entry count.
-pub fn load_section(
-    section: &[u8],
-    kg: KeyGroup,
-    backend: &mut dyn KeyedStateBackend,
-) -> Result<u64> {
+pub fn load_section(section: &[u8], kg: KeyGroup, backend: &mut dyn KeyedStateBackend) -> Result<u64> {
     let mut reader = SectionReader::open(section)?;
     if reader.key_group() != kg {
         return Err(Error::State(format!(
@@ -438,11 +410,7 @@ pub fn crc32(bytes: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
                 k += 1;
             }
             table[i] = c;
@@ -491,8 +459,7 @@ mod tests {
         ];
         w.write_key_group(KeyGroup(3), entries).unwrap();
         w.write_key_group(KeyGroup(4), []).unwrap();
-        w.write_key_group(KeyGroup(9), entries[..1].iter().copied())
-            .unwrap();
+        w.write_key_group(KeyGroup(9), entries[..1].iter().copied()).unwrap();
         let (file, offsets) = w.finish();
         check_file_header(&file).unwrap();
         assert_eq!(offsets.iter().map(|o| o.0).collect::<Vec<_>>(), vec![3, 9]);

@@ -68,7 +68,8 @@ pub fn build(job: &HotItemsJob, sink: Option<Arc<dyn freshet_dataflow::OperatorF
         ..job.nexmark.clone()
     };
     let schema = NexmarkSource::new(nexmark.clone())?.schema();
-    let source_factory = move |_: &TaskInfo| -> Result<Box<dyn Source>> { Ok(Box::new(NexmarkSource::new(nexmark.clone())?)) };
+    let source_factory =
+        move |_: &TaskInfo| -> Result<Box<dyn Source>> { Ok(Box::new(NexmarkSource::new(nexmark.clone())?)) };
     let bids = env
         .add_source(
             "nexmark-bids",
@@ -87,8 +88,12 @@ pub fn build(job: &HotItemsJob, sink: Option<Arc<dyn freshet_dataflow::OperatorF
     let counts = bids
         .key_by(["auction"])
         .window(
-            WindowConfig::event_time(["auction"], "date_time", WindowAssigner::sliding(WINDOW_SIZE_MS, WINDOW_SLIDE_MS))
-                .aggregate(AggregateSpec::count("bids")),
+            WindowConfig::event_time(
+                ["auction"],
+                "date_time",
+                WindowAssigner::sliding(WINDOW_SIZE_MS, WINDOW_SLIDE_MS),
+            )
+            .aggregate(AggregateSpec::count("bids")),
         )?
         .uid("hot-items-window");
     let sink = match sink {
@@ -104,7 +109,9 @@ pub fn build(job: &HotItemsJob, sink: Option<Arc<dyn freshet_dataflow::OperatorF
 
 /// Runs `freshet example hot-items`.
 pub async fn run(args: HotItemsArgs) -> anyhow::Result<()> {
-    let rate = args.rate_limit.or(if args.events.is_none() { Some(10_000) } else { None });
+    let rate = args
+        .rate_limit
+        .or(if args.events.is_none() { Some(10_000) } else { None });
     let job = HotItemsJob {
         nexmark: NexmarkConfig {
             events: args.events,
@@ -121,6 +128,10 @@ pub async fn run(args: HotItemsArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let started = std::time::Instant::now();
     run_job(&graph, config).await?;
-    eprintln!("done in {:.2}s; output in {}", started.elapsed().as_secs_f64(), args.out.display());
+    eprintln!(
+        "done in {:.2}s; output in {}",
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
     Ok(())
 }

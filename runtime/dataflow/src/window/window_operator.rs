@@ -32,7 +32,7 @@ use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::datatypes::{DataType, Int64Type, SchemaRef, TimestampMillisecondType};
 use arrow::record_batch::RecordBatch;
 use freshet_core::keys::{EncodedKeys, KeyEncoder};
-use freshet_core::{CheckpointId, Error, Result, DEFAULT_MAX_PARALLELISM};
+use freshet_core::{CheckpointId, Error, Result, DEFAULT_MAX_PARALLELISM, WATERMARK_MAX};
 use freshet_state::StateId;
 use hashbrown::HashMap;
 use std::sync::atomic::Ordering;
@@ -252,6 +252,29 @@ impl WindowOperator {
         Ok(())
     }
 
+    /// Fires or cleans up the window of `timer`: its result row is buffered if the timer is the
+    /// window's firing time, its state is dropped if it is the cleanup time.
+    fn fire_timer(&mut self, states: WindowStates, timer: Timer, ctx: &mut OperatorContext) -> Result<()> {
+        let window = TimeWindow::decode(&timer.namespace)?;
+        let ns = timer.namespace.as_slice();
+        let fire = timer.domain == TimeDomain::ProcessingTime || timer.time == window.max_timestamp();
+        let cleanup = timer.time == self.cleanup_time(&window);
+        let backend = ctx.state()?;
+        if fire {
+            if let Some(bytes) = backend.get(states.acc, timer.key_group, &timer.key, ns)? {
+                let accs = self.aggs.decode(&bytes)?;
+                self.rows.push(&self.aggs, &timer.key, Some(window.start), Some(window.end), &accs)?;
+            }
+        }
+        if cleanup {
+            backend.delete(states.acc, timer.key_group, &timer.key, ns)?;
+            if self.config.assigner.is_merging() {
+                merging::retire_session(states, backend, timer.key_group, &timer.key, window)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Emits the buffered rows as one batch.
     pub(crate) fn flush(&mut self, out: &mut Collector) -> Result<()> {
         if let Some(batch) = self.rows.take_batch(&self.key_encoder, &self.output_schema)? {
@@ -287,26 +310,19 @@ impl Operator for WindowOperator {
 
     fn on_timer(&mut self, timer: Timer, ctx: &mut OperatorContext, out: &mut Collector) -> Result<()> {
         let states = self.prepare(ctx)?;
-        let window = TimeWindow::decode(&timer.namespace)?;
-        let ns = timer.namespace.as_slice();
-        let fire = timer.domain == TimeDomain::ProcessingTime || timer.time == window.max_timestamp();
-        let cleanup = timer.time == self.cleanup_time(&window);
-        let backend = ctx.state()?;
-        if fire {
-            if let Some(bytes) = backend.get(states.acc, timer.key_group, &timer.key, ns)? {
-                let accs = self.aggs.decode(&bytes)?;
-                self.rows.push(&self.aggs, &timer.key, Some(window.start), Some(window.end), &accs)?;
+        let domain = timer.domain;
+        self.fire_timer(states, timer, ctx)?;
+        if domain == TimeDomain::ProcessingTime {
+            // No watermark follows processing-time timers: fire every other timer already due by
+            // the clock (all of them at the end of input) here, and emit them as one batch.
+            let upto = if ctx.current_watermark() == WATERMARK_MAX {
+                i64::MAX
+            } else {
+                ctx.now_ms()
+            };
+            while let Some(next) = ctx.pop_due_timer(TimeDomain::ProcessingTime, upto)? {
+                self.fire_timer(states, next, ctx)?;
             }
-        }
-        if cleanup {
-            backend.delete(states.acc, timer.key_group, &timer.key, ns)?;
-            if self.config.assigner.is_merging() {
-                merging::retire_session(states, backend, timer.key_group, &timer.key, window)?;
-            }
-        }
-        // Processing-time timers have no watermark after them: flush once the last timer of
-        // this time has fired (timers of one time fire consecutively).
-        if timer.domain == TimeDomain::ProcessingTime && ctx.next_processing_timer() != Some(timer.time) {
             self.flush(out)?;
         }
         Ok(())
