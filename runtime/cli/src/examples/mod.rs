@@ -11,6 +11,7 @@ pub struct ExampleArgs {
     /// List the examples.
     #[arg(long)]
     pub list: bool,
+    /// The example to run.
     #[command(subcommand)]
     pub example: Option<Example>,
 }

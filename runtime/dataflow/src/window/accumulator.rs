@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// How a numeric aggregate combines values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NumOp {
+pub(super) enum NumOp {
     Sum,
     Min,
     Max,
@@ -30,7 +30,7 @@ enum NumOp {
 
 /// A resolved aggregate: what it computes and over which value type.
 #[derive(Clone)]
-enum Kind {
+pub(super) enum Kind {
     CountAll,
     CountNonNull,
     Int(NumOp),
@@ -48,23 +48,19 @@ pub(crate) enum Acc {
     Udaf(Box<dyn Any + Send>),
 }
 
-struct Resolved {
-    kind: Kind,
+pub(super) struct Resolved {
+    pub(super) kind: Kind,
     column: Option<usize>,
     field: Field,
 }
 
 /// The aggregates of one window operator, resolved against its input schema.
 pub(crate) struct Aggregates {
-    list: Vec<Resolved>,
+    pub(super) list: Vec<Resolved>,
 }
 
-fn mismatch() -> Error {
+pub(super) fn mismatch() -> Error {
     Error::Internal("window accumulator does not match its aggregate".into())
-}
-
-fn corrupt() -> Error {
-    Error::State("corrupt window accumulator in state".into())
 }
 
 fn is_int_like(dt: &DataType) -> bool {
@@ -89,7 +85,7 @@ fn valid(nulls: Option<&NullBuffer>, row: usize) -> bool {
 }
 
 #[inline]
-fn combine_int(op: NumOp, v: i64, x: i64) -> i64 {
+pub(super) fn combine_int(op: NumOp, v: i64, x: i64) -> i64 {
     match op {
         NumOp::Sum | NumOp::Avg => v.wrapping_add(x),
         NumOp::Min => v.min(x),
@@ -98,7 +94,7 @@ fn combine_int(op: NumOp, v: i64, x: i64) -> i64 {
 }
 
 #[inline]
-fn combine_float(op: NumOp, v: f64, x: f64) -> f64 {
+pub(super) fn combine_float(op: NumOp, v: f64, x: f64) -> f64 {
     match op {
         NumOp::Sum | NumOp::Avg => v + x,
         NumOp::Min => {
@@ -116,13 +112,6 @@ fn combine_float(op: NumOp, v: f64, x: f64) -> f64 {
             }
         }
     }
-}
-
-fn read_u64(bytes: &[u8], pos: &mut usize) -> Result<u64> {
-    let end = *pos + 8;
-    let b: [u8; 8] = bytes.get(*pos..end).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)?;
-    *pos = end;
-    Ok(u64::from_le_bytes(b))
 }
 
 impl Aggregates {
@@ -324,88 +313,6 @@ impl Aggregates {
             }
         }
         Ok(())
-    }
-
-    /// `accs := state ⊕ accs`, where `state` is an encoded accumulator (the state comes first so
-    /// that order-sensitive UDAFs see inputs in arrival order).
-    pub(crate) fn merge_into_state(&self, accs: &mut [Acc], state: &[u8]) -> Result<()> {
-        let mut merged = self.decode(state)?;
-        let batch: Vec<Acc> = accs.iter_mut().map(|a| std::mem::replace(a, Acc::Int { v: 0, n: 0 })).collect();
-        self.merge(&mut merged, batch)?;
-        for (slot, acc) in accs.iter_mut().zip(merged) {
-            *slot = acc;
-        }
-        Ok(())
-    }
-
-    /// Appends the encoding of one (key, window)'s accumulators to `out`.
-    pub(crate) fn encode(&self, accs: &[Acc], out: &mut Vec<u8>) -> Result<()> {
-        if accs.len() != self.list.len() {
-            return Err(mismatch());
-        }
-        for (r, acc) in self.list.iter().zip(accs) {
-            match (&r.kind, acc) {
-                (Kind::CountAll | Kind::CountNonNull, Acc::Int { n, .. }) => out.extend_from_slice(&n.to_le_bytes()),
-                (Kind::Int(_), Acc::Int { v, n }) => {
-                    out.extend_from_slice(&v.to_le_bytes());
-                    out.extend_from_slice(&n.to_le_bytes());
-                }
-                (Kind::Float(_), Acc::Float { v, n }) => {
-                    out.extend_from_slice(&v.to_bits().to_le_bytes());
-                    out.extend_from_slice(&n.to_le_bytes());
-                }
-                (Kind::Udaf(f), Acc::Udaf(acc)) => {
-                    let len_pos = out.len();
-                    out.extend_from_slice(&[0u8; 4]);
-                    f.encode(acc.as_ref(), out)?;
-                    let len = u32::try_from(out.len() - len_pos - 4)
-                        .map_err(|_| Error::State(format!("UDAF '{}' accumulator exceeds 4 GiB", f.name())))?;
-                    out[len_pos..len_pos + 4].copy_from_slice(&len.to_le_bytes());
-                }
-                _ => return Err(mismatch()),
-            }
-        }
-        Ok(())
-    }
-
-    /// Decodes accumulators written by [`encode`](Self::encode).
-    pub(crate) fn decode(&self, bytes: &[u8]) -> Result<Vec<Acc>> {
-        let mut pos = 0;
-        let mut out = Vec::with_capacity(self.list.len());
-        for r in &self.list {
-            out.push(match &r.kind {
-                Kind::CountAll | Kind::CountNonNull => Acc::Int {
-                    v: 0,
-                    n: read_u64(bytes, &mut pos)? as i64,
-                },
-                Kind::Int(_) => {
-                    let v = read_u64(bytes, &mut pos)? as i64;
-                    Acc::Int {
-                        v,
-                        n: read_u64(bytes, &mut pos)? as i64,
-                    }
-                }
-                Kind::Float(_) => {
-                    let v = f64::from_bits(read_u64(bytes, &mut pos)?);
-                    Acc::Float {
-                        v,
-                        n: read_u64(bytes, &mut pos)? as i64,
-                    }
-                }
-                Kind::Udaf(f) => {
-                    let len_bytes: [u8; 4] =
-                        bytes.get(pos..pos + 4).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)?;
-                    let len = u32::from_le_bytes(len_bytes) as usize;
-                    let body = bytes.get(pos + 4..pos + 4 + len).ok_or_else(corrupt)?;
-                    pos += 4 + len;
-                    Acc::Udaf(f.decode(body)?)
-                }
-            });
-        }
-        if pos != bytes.len() {
-            return Err(corrupt());
-        }
-        Ok(out)
     }
 
     /// Empty output columns, one per aggregate.

@@ -77,6 +77,19 @@ impl WindowAssigner {
         !matches!(self, WindowAssigner::Count(_))
     }
 
+    /// The panes of an aligned assigner (tumbling, sliding, cumulate): `(size, offset)` such
+    /// that all timestamps of one pane `[p, p + size)`, `p ≡ offset (mod size)`, belong to exactly
+    /// the same windows (Flink's pane trick: for sliding windows the pane is `gcd(size, slide)`).
+    /// `None` for sessions and count windows.
+    pub fn pane(&self) -> Option<(i64, i64)> {
+        match self {
+            WindowAssigner::Tumbling(w) => Some((w.size_ms, w.offset_ms)),
+            WindowAssigner::Sliding(w) => Some((gcd(w.size_ms, w.slide_ms), w.offset_ms)),
+            WindowAssigner::Cumulate(w) => Some((w.step_ms, w.offset_ms)),
+            WindowAssigner::Session(_) | WindowAssigner::Count(_) => None,
+        }
+    }
+
     /// Appends the windows a record at `ts` is assigned to (before merging, for sessions) to
     /// `out`. Count windows are not time-based and assign none.
     pub fn assign_into(&self, ts: i64, out: &mut Vec<TimeWindow>) {
@@ -97,9 +110,35 @@ impl WindowAssigner {
     }
 }
 
+fn gcd(mut a: i64, mut b: i64) -> i64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.abs().max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::window::time_window::window_start_with_offset;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_pane_shares_its_windows(
+            ts in -10_000i64..10_000, a in 1i64..30, b in 1i64..30, offset in -50i64..50, kind in 0u8..3,
+        ) {
+            let (small, large) = (a.min(b), a.max(b));
+            let assigner = match kind {
+                0 => WindowAssigner::Tumbling(TumblingWindows::new(a).with_offset(offset)),
+                1 => WindowAssigner::Sliding(SlidingWindows::new(large, small).with_offset(offset)),
+                _ => WindowAssigner::Cumulate(CumulateWindows::new(small, small * (large % 5 + 1)).with_offset(offset)),
+            };
+            let (size, pane_offset) = assigner.pane().unwrap();
+            let start = window_start_with_offset(ts, pane_offset, size);
+            prop_assert_eq!(assigner.assign_windows(ts), assigner.assign_windows(start));
+        }
+    }
 
     #[test]
     fn serde_roundtrip_and_dispatch() {

@@ -82,8 +82,14 @@ fn from_order_preserving(bytes: &[u8]) -> i64 {
 /// the largest `start <= timestamp` with `start ≡ offset (mod size)`. Floor semantics, so
 /// `window_start_with_offset(-1, 0, 10) == -10`. `size` must be positive. Saturates at the edge
 /// of the `i64` range instead of overflowing.
+#[inline]
 pub fn window_start_with_offset(timestamp: i64, offset: i64, size: i64) -> i64 {
-    let size = i128::from(size.max(1));
+    let size = size.max(1);
+    // Fast path in i64; i128 only near the edges of the range.
+    if let Some(start) = timestamp.checked_sub(offset).and_then(|d| timestamp.checked_sub(d.rem_euclid(size))) {
+        return start;
+    }
+    let size = i128::from(size);
     let ts = i128::from(timestamp);
     let remainder = (ts - i128::from(offset)).rem_euclid(size);
     clamp_i64(ts - remainder)
