@@ -183,7 +183,13 @@ impl OperatorHarness {
             Some(kind) => Some(new_keyed_backend(kind, info.key_groups, &dir.subdir("state-0")?)?),
             None => None,
         };
-        let ctx = OperatorContext::new(info.clone(), state, Arc::new(clock.clone()), dir.subdir("local-0")?, Vec::new())?;
+        let ctx = OperatorContext::new(
+            info.clone(),
+            state,
+            Arc::new(clock.clone()),
+            dir.subdir("local-0")?,
+            Vec::new(),
+        )?;
         let mut harness = Self {
             operator,
             ctx,
@@ -281,7 +287,13 @@ impl OperatorHarness {
         info.restored_checkpoint = Some(id);
         let local = self.dir.subdir(&format!("local-{}", self.generation))?;
         let keyed = restored.is_some();
-        let mut ctx = OperatorContext::new(info.clone(), restored, Arc::new(self.clock.clone()), local, operator_state)?;
+        let mut ctx = OperatorContext::new(
+            info.clone(),
+            restored,
+            Arc::new(self.clock.clone()),
+            local,
+            operator_state,
+        )?;
         let mut operator = factory.create(&info)?;
         operator.open(&mut ctx)?;
         self.operator = operator;
@@ -293,7 +305,12 @@ impl OperatorHarness {
         Ok(())
     }
 
-    fn snapshot_keyed(&mut self, id: CheckpointId, current: BackendKind, kind: BackendKind) -> Result<Box<dyn KeyedStateBackend>> {
+    fn snapshot_keyed(
+        &mut self,
+        id: CheckpointId,
+        current: BackendKind,
+        kind: BackendKind,
+    ) -> Result<Box<dyn KeyedStateBackend>> {
         let checkpoint_kind = if current == kind {
             CheckpointKind::Checkpoint
         } else {

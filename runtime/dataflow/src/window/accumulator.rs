@@ -1,10 +1,9 @@
-//! Accumulators of a window's aggregates: their in-memory form, their compact state encoding and
-//! vectorized batch updates.
+//! Accumulators of a window's aggregates: their in-memory form, vectorized batch updates, merging
+//! and result columns. Their state encoding is in [`super::acc_encoding`].
 //!
-//! Encoding (one value per (key, window), the aggregates concatenated in order): counts are 8
-//! bytes (`n`, little-endian); sum/min/max/avg are 16 bytes (`value`, `n`: the value as i64 or
-//! f64 bits, and how many non-null inputs it covers); UDAF accumulators are a 4-byte length and
-//! their serde bytes. Adding a value `x` equals merging the accumulator `(x, 1)`.
+//! A built-in accumulator is `(value, n)`: how many (non-null) inputs it covers and their
+//! sum/min/max (`value` unused by counts). Adding a value `x` equals merging the accumulator
+//! `(x, 1)`.
 
 use super::aggregate::{Aggregate, AggregateSpec};
 use super::udaf::DynAggregateFunction;
@@ -334,7 +333,9 @@ impl Aggregates {
         }
         for ((r, acc), col) in self.list.iter().zip(accs).zip(columns.iter_mut()) {
             match (&r.kind, acc, col) {
-                (Kind::CountAll | Kind::CountNonNull, Acc::Int { n, .. }, ResultColumn::Int(b, _)) => b.append_value(*n),
+                (Kind::CountAll | Kind::CountNonNull, Acc::Int { n, .. }, ResultColumn::Int(b, _)) => {
+                    b.append_value(*n)
+                }
                 (Kind::Int(NumOp::Avg), Acc::Int { v, n }, ResultColumn::Float(b)) => {
                     b.append_option((*n > 0).then(|| *v as f64 / *n as f64))
                 }
@@ -342,7 +343,9 @@ impl Aggregates {
                 (Kind::Float(NumOp::Avg), Acc::Float { v, n }, ResultColumn::Float(b)) => {
                     b.append_option((*n > 0).then(|| *v / *n as f64))
                 }
-                (Kind::Float(_), Acc::Float { v, n }, ResultColumn::Float(b)) => b.append_option((*n > 0).then_some(*v)),
+                (Kind::Float(_), Acc::Float { v, n }, ResultColumn::Float(b)) => {
+                    b.append_option((*n > 0).then_some(*v))
+                }
                 (Kind::Udaf(f), Acc::Udaf(acc), ResultColumn::Any(b)) => f.append_result(acc.as_ref(), b.as_mut())?,
                 _ => return Err(mismatch()),
             }
@@ -425,16 +428,18 @@ mod tests {
         let b = batch();
         let aggs = Aggregates::resolve(&specs(), &b.schema()).unwrap();
         let mut whole = aggs.new_accs();
-        aggs.update_batch(&mut whole, &b, &[(0, 0), (1, 0), (2, 0), (3, 0)]).unwrap();
+        aggs.update_batch(&mut whole, &b, &[(0, 0), (1, 0), (2, 0), (3, 0)])
+            .unwrap();
         // Two groups, merged through the state encoding.
         let mut parts = Vec::new();
         aggs.push_new(&mut parts);
         aggs.push_new(&mut parts);
-        aggs.update_batch(&mut parts, &b, &[(0, 1), (1, 0), (2, 1), (3, 0)]).unwrap();
+        aggs.update_batch(&mut parts, &b, &[(0, 1), (1, 0), (2, 1), (3, 0)])
+            .unwrap();
         let second: Vec<Acc> = parts.drain(aggs.len()..).collect();
         let mut bytes = Vec::new();
         aggs.encode(&second, &mut bytes).unwrap();
-        aggs.merge_into_state(&mut parts, &bytes).unwrap();
+        aggs.merge_encoded(&mut parts, &bytes).unwrap();
         let (x, y) = (results(&aggs, &whole), results(&aggs, &parts));
         assert_eq!(x, y);
         let i = |k: usize| x[k].as_primitive::<Int64Type>().value(0);
@@ -463,10 +468,17 @@ mod tests {
     #[test]
     fn bad_input_types_name_the_aggregate() {
         let b = batch();
-        let err = Aggregates::resolve(&[AggregateSpec::sum("nope", "s")], &b.schema()).err().unwrap();
-        assert!(err.to_string().contains("'s'") && err.to_string().contains("'nope'"), "{err}");
+        let err = Aggregates::resolve(&[AggregateSpec::sum("nope", "s")], &b.schema())
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("'s'") && err.to_string().contains("'nope'"),
+            "{err}"
+        );
         let schema = Schema::new(vec![Field::new("s", DataType::Utf8, true)]);
-        let err = Aggregates::resolve(&[AggregateSpec::avg("s", "a")], &schema).err().unwrap();
+        let err = Aggregates::resolve(&[AggregateSpec::avg("s", "a")], &schema)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("avg(s)"), "{err}");
     }
 }

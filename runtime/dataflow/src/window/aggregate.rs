@@ -53,9 +53,11 @@ impl Aggregate {
     pub fn column(&self) -> Option<&str> {
         match self {
             Aggregate::Count => None,
-            Aggregate::CountNonNull(c) | Aggregate::Sum(c) | Aggregate::Min(c) | Aggregate::Max(c) | Aggregate::Avg(c) => {
-                Some(c)
-            }
+            Aggregate::CountNonNull(c)
+            | Aggregate::Sum(c)
+            | Aggregate::Min(c)
+            | Aggregate::Max(c)
+            | Aggregate::Avg(c) => Some(c),
             Aggregate::Udaf(u) => Some(&u.column),
         }
     }

@@ -113,7 +113,9 @@ impl WindowConfig {
             )));
         }
         if self.key_columns.is_empty() {
-            return Err(Error::Config("window option 'key_columns' must name at least one column".into()));
+            return Err(Error::Config(
+                "window option 'key_columns' must name at least one column".into(),
+            ));
         }
         if let Some(tag) = &self.late_output {
             if tag.is_empty() {
@@ -151,7 +153,9 @@ impl WindowConfig {
         let mut fields = Vec::new();
         for name in &self.key_columns {
             let field = input.field_with_name(name).map_err(|_| {
-                Error::Config(format!("window option 'key_columns': column '{name}' not found in the input schema"))
+                Error::Config(format!(
+                    "window option 'key_columns': column '{name}' not found in the input schema"
+                ))
             })?;
             fields.push(field.clone());
         }

@@ -20,7 +20,10 @@ fn corrupt() -> Error {
 }
 
 fn read_i64(bytes: &[u8], at: usize) -> Result<i64> {
-    let b: [u8; 8] = bytes.get(at..at + 8).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)?;
+    let b: [u8; 8] = bytes
+        .get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(corrupt)?;
     Ok(i64::from_le_bytes(b))
 }
 
@@ -55,7 +58,13 @@ pub(crate) fn process(
     let keys = op.key_encoder.encode(batch)?;
     let times = op.time_values(batch, ctx)?;
     let event_time = op.is_event_time();
-    let bounds = |b: Bounds| if event_time { (Some(b.min), Some(b.max)) } else { (None, None) };
+    let bounds = |b: Bounds| {
+        if event_time {
+            (Some(b.min), Some(b.max))
+        } else {
+            (None, None)
+        }
+    };
     let mut buf = Vec::new();
 
     for (first_row, rows) in RowsByKey::new(&keys).groups {

@@ -81,7 +81,10 @@ mod tests {
         );
         assert_eq!(c.assign_windows(3), vec![TimeWindow::new(0, 4), TimeWindow::new(0, 6)]);
         assert_eq!(c.assign_windows(5), vec![TimeWindow::new(0, 6)]);
-        assert_eq!(c.assign_windows(6), vec![TimeWindow::new(6, 8), TimeWindow::new(6, 10), TimeWindow::new(6, 12)]);
+        assert_eq!(
+            c.assign_windows(6),
+            vec![TimeWindow::new(6, 8), TimeWindow::new(6, 10), TimeWindow::new(6, 12)]
+        );
         assert_eq!(c.assign_windows(-1), vec![TimeWindow::new(-6, 0)]);
         assert!(CumulateWindows::new(4, 6).validate().is_err());
         assert!(CumulateWindows::new(0, 6).validate().is_err());

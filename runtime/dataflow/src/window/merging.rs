@@ -38,7 +38,12 @@ fn decode_sessions(bytes: &[u8]) -> Result<Vec<TimeWindow>> {
 }
 
 /// The stored sessions of a key, sorted by start.
-fn load_sessions(backend: &dyn KeyedStateBackend, states: WindowStates, kg: KeyGroup, key: &[u8]) -> Result<Vec<TimeWindow>> {
+fn load_sessions(
+    backend: &dyn KeyedStateBackend,
+    states: WindowStates,
+    kg: KeyGroup,
+    key: &[u8],
+) -> Result<Vec<TimeWindow>> {
     match backend.get(states.sessions, kg, key, &[])? {
         Some(bytes) => decode_sessions(&bytes),
         None => Ok(Vec::new()),
@@ -111,7 +116,10 @@ pub(crate) fn process(
             for &i in &merge.absorbed {
                 let absorbed = match sessions[i].accs.take() {
                     Some(a) => a,
-                    None => match ctx.state_ref()?.get(states.acc, kg, key, &sessions[i].window.encode())? {
+                    None => match ctx
+                        .state_ref()?
+                        .get(states.acc, kg, key, &sessions[i].window.encode())?
+                    {
                         Some(bytes) => op.aggs.decode(&bytes)?,
                         None => op.aggs.new_accs(),
                     },
@@ -124,7 +132,8 @@ pub(crate) fn process(
             op.aggs.add_row(&mut accs, batch, row)?;
             if event_time && merge.merged.max_timestamp() <= wm {
                 // Fired already but within the allowed lateness: emit the update now.
-                op.rows.push(&op.aggs, key, Some(merge.merged.start), Some(merge.merged.end), &accs)?;
+                op.rows
+                    .push(&op.aggs, key, Some(merge.merged.start), Some(merge.merged.end), &accs)?;
             }
             let pos = sessions.partition_point(|s| s.window.start < merge.merged.start);
             sessions.insert(

@@ -15,6 +15,7 @@
 //! - [`WindowOperator`] is configured by a [`WindowConfig`]; see its module for the firing,
 //!   lateness and late-output rules (Flink's).
 
+mod acc_encoding;
 mod accumulator;
 pub mod aggregate;
 mod aligned;

@@ -101,14 +101,25 @@ mod tests {
         assert_eq!(touching.merged, TimeWindow::new(30, 50));
         assert_eq!(touching.absorbed, vec![2]);
         let alone = add_to_sessions(&sessions, TimeWindow::new(27, 29));
-        assert_eq!(alone, SessionMerge { merged: TimeWindow::new(27, 29), absorbed: vec![] });
+        assert_eq!(
+            alone,
+            SessionMerge {
+                merged: TimeWindow::new(27, 29),
+                absorbed: vec![]
+            }
+        );
         assert_eq!(SessionWindows::new(5).assign_windows(-3), vec![TimeWindow::new(-3, 2)]);
         assert!(SessionWindows::new(0).validate().is_err());
     }
 
     #[test]
     fn merge_windows_groups_intersecting() {
-        let ws = [TimeWindow::new(10, 20), TimeWindow::new(0, 5), TimeWindow::new(5, 8), TimeWindow::new(21, 30)];
+        let ws = [
+            TimeWindow::new(10, 20),
+            TimeWindow::new(0, 5),
+            TimeWindow::new(5, 8),
+            TimeWindow::new(21, 30),
+        ];
         let merged = merge_windows(&ws);
         assert_eq!(
             merged,

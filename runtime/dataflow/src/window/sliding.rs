@@ -76,12 +76,21 @@ mod tests {
     #[test]
     fn assigns_overlapping_windows() {
         let s = SlidingWindows::new(10, 5);
-        assert_eq!(s.assign_windows(7), vec![TimeWindow::new(5, 15), TimeWindow::new(0, 10)]);
-        assert_eq!(s.assign_windows(-1), vec![TimeWindow::new(-5, 5), TimeWindow::new(-10, 0)]);
+        assert_eq!(
+            s.assign_windows(7),
+            vec![TimeWindow::new(5, 15), TimeWindow::new(0, 10)]
+        );
+        assert_eq!(
+            s.assign_windows(-1),
+            vec![TimeWindow::new(-5, 5), TimeWindow::new(-10, 0)]
+        );
         let hot = SlidingWindows::new(10_000, 2_000);
         assert_eq!(hot.assign_windows(12_345).len(), 5);
         let shifted = SlidingWindows::new(10, 5).with_offset(2);
-        assert_eq!(shifted.assign_windows(1), vec![TimeWindow::new(-3, 7), TimeWindow::new(-8, 2)]);
+        assert_eq!(
+            shifted.assign_windows(1),
+            vec![TimeWindow::new(-3, 7), TimeWindow::new(-8, 2)]
+        );
         assert!(SlidingWindows::new(5, 10).validate().is_err());
         assert!(SlidingWindows::new(5, 0).validate().is_err());
         assert!(SlidingWindows::new(10, 10).validate().is_ok());

@@ -64,7 +64,10 @@ impl TimeWindow {
                 bytes.len()
             )));
         }
-        Ok(TimeWindow::new(from_order_preserving(&bytes[..8]), from_order_preserving(&bytes[8..])))
+        Ok(TimeWindow::new(
+            from_order_preserving(&bytes[..8]),
+            from_order_preserving(&bytes[8..]),
+        ))
     }
 }
 
@@ -86,7 +89,10 @@ fn from_order_preserving(bytes: &[u8]) -> i64 {
 pub fn window_start_with_offset(timestamp: i64, offset: i64, size: i64) -> i64 {
     let size = size.max(1);
     // Fast path in i64; i128 only near the edges of the range.
-    if let Some(start) = timestamp.checked_sub(offset).and_then(|d| timestamp.checked_sub(d.rem_euclid(size))) {
+    if let Some(start) = timestamp
+        .checked_sub(offset)
+        .and_then(|d| timestamp.checked_sub(d.rem_euclid(size)))
+    {
         return start;
     }
     let size = i128::from(size);
@@ -103,7 +109,9 @@ pub(crate) fn clamp_i64(v: i128) -> i64 {
 /// Checks that a duration option is positive.
 pub(crate) fn require_positive(value: i64, option: &str) -> Result<()> {
     if value <= 0 {
-        return Err(Error::Config(format!("window option '{option}' must be positive, got {value}")));
+        return Err(Error::Config(format!(
+            "window option '{option}' must be positive, got {value}"
+        )));
     }
     Ok(())
 }

@@ -68,7 +68,10 @@ fn wrong_builder(ty: &str) -> Error {
 }
 
 fn unreadable(ty: &str, array: &dyn Array) -> Error {
-    Error::Internal(format!("cannot read a {ty} from a column of type {}", array.data_type()))
+    Error::Internal(format!(
+        "cannot read a {ty} from a column of type {}",
+        array.data_type()
+    ))
 }
 
 impl FromArrowValue for i64 {
@@ -84,8 +87,12 @@ impl FromArrowValue for i64 {
             DataType::Int64 => array.as_primitive::<Int64Type>().value(row),
             DataType::Int32 => i64::from(array.as_primitive::<Int32Type>().value(row)),
             DataType::Timestamp(TimeUnit::Second, _) => array.as_primitive::<TimestampSecondType>().value(row),
-            DataType::Timestamp(TimeUnit::Millisecond, _) => array.as_primitive::<TimestampMillisecondType>().value(row),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => array.as_primitive::<TimestampMicrosecondType>().value(row),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                array.as_primitive::<TimestampMillisecondType>().value(row)
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                array.as_primitive::<TimestampMicrosecondType>().value(row)
+            }
             DataType::Timestamp(TimeUnit::Nanosecond, _) => array.as_primitive::<TimestampNanosecondType>().value(row),
             _ => return Err(unreadable("i64", array)),
         };
@@ -95,7 +102,10 @@ impl FromArrowValue for i64 {
 
 impl FromArrowValue for f64 {
     fn accepts(data_type: &DataType) -> bool {
-        matches!(data_type, DataType::Float64 | DataType::Float32 | DataType::Int64 | DataType::Int32)
+        matches!(
+            data_type,
+            DataType::Float64 | DataType::Float32 | DataType::Int64 | DataType::Int32
+        )
     }
 
     fn read(array: &dyn Array, row: usize) -> Result<Option<Self>> {
@@ -167,14 +177,20 @@ macro_rules! to_arrow_value {
             }
 
             fn append(self, builder: &mut dyn ArrayBuilder) -> Result<()> {
-                let b = builder.as_any_mut().downcast_mut::<$builder>().ok_or_else(|| wrong_builder($name))?;
+                let b = builder
+                    .as_any_mut()
+                    .downcast_mut::<$builder>()
+                    .ok_or_else(|| wrong_builder($name))?;
                 let $v = self;
                 b.append_value($conv);
                 Ok(())
             }
 
             fn append_null(builder: &mut dyn ArrayBuilder) -> Result<()> {
-                let b = builder.as_any_mut().downcast_mut::<$builder>().ok_or_else(|| wrong_builder($name))?;
+                let b = builder
+                    .as_any_mut()
+                    .downcast_mut::<$builder>()
+                    .ok_or_else(|| wrong_builder($name))?;
                 b.append_null();
                 Ok(())
             }
@@ -336,8 +352,8 @@ impl<F: AggregateFunction> DynAggregateFunction for TypedAggregate<F> {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Any + Send>> {
-        let acc: F::Acc = postcard::from_bytes(bytes)
-            .map_err(|e| Error::Serde(format!("UDAF '{}' accumulator: {e}", self.name)))?;
+        let acc: F::Acc =
+            postcard::from_bytes(bytes).map_err(|e| Error::Serde(format!("UDAF '{}' accumulator: {e}", self.name)))?;
         Ok(Box::new(acc))
     }
 

@@ -18,7 +18,7 @@
 //! written once per distinct (key, window) per batch. Rows fired by one watermark are emitted as
 //! one batch (buffered in `on_timer`, flushed in `on_watermark`).
 
-use super::accumulator::Aggregates;
+use super::accumulator::{Acc, Aggregates};
 use super::assigner::WindowAssigner;
 use super::config::WindowConfig;
 use super::rows::WindowRows;
@@ -110,6 +110,8 @@ pub struct WindowOperator {
     encoder_max_parallelism: u32,
     states: Option<WindowStates>,
     pub(crate) rows: WindowRows,
+    /// Reused accumulators for firing windows.
+    scratch: Vec<Acc>,
 }
 
 impl std::fmt::Debug for WindowOperator {
@@ -139,6 +141,7 @@ impl WindowOperator {
             encoder_max_parallelism: DEFAULT_MAX_PARALLELISM,
             states: None,
             rows,
+            scratch: Vec::new(),
         })
     }
 
@@ -222,7 +225,9 @@ impl WindowOperator {
         }
         let values = match col.data_type() {
             DataType::Int64 => col.as_primitive_opt::<Int64Type>().map(|a| a.values().as_ref()),
-            _ => col.as_primitive_opt::<TimestampMillisecondType>().map(|a| a.values().as_ref()),
+            _ => col
+                .as_primitive_opt::<TimestampMillisecondType>()
+                .map(|a| a.values().as_ref()),
         };
         values
             .map(TimeValues::Column)
@@ -262,8 +267,14 @@ impl WindowOperator {
         let backend = ctx.state()?;
         if fire {
             if let Some(bytes) = backend.get(states.acc, timer.key_group, &timer.key, ns)? {
-                let accs = self.aggs.decode(&bytes)?;
-                self.rows.push(&self.aggs, &timer.key, Some(window.start), Some(window.end), &accs)?;
+                self.aggs.decode_into(&bytes, &mut self.scratch)?;
+                self.rows.push(
+                    &self.aggs,
+                    &timer.key,
+                    Some(window.start),
+                    Some(window.end),
+                    &self.scratch,
+                )?;
             }
         }
         if cleanup {
