@@ -289,7 +289,9 @@ fn ctrl_c_stops_with_a_savepoint_and_prints_its_path() {
         completed_checkpoints(&chk) > 0
     });
     // At 200k events/s event time runs 20x faster than the wall clock, so windows fire soon.
-    wait_for("committed output", Duration::from_secs(60), || !committed_lines(&out).is_empty());
+    wait_for("committed output", Duration::from_secs(60), || {
+        !committed_lines(&out).is_empty()
+    });
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -48,7 +48,10 @@ impl<'a> OptionReader<'a> {
     {
         match self.raw(key) {
             None => Ok(None),
-            Some(v) => v.parse::<T>().map(Some).map_err(|e| self.invalid(key, v, &e.to_string())),
+            Some(v) => v
+                .parse::<T>()
+                .map(Some)
+                .map_err(|e| self.invalid(key, v, &e.to_string())),
         }
     }
 
@@ -96,7 +99,10 @@ impl<'a> OptionReader<'a> {
 
     /// An error for a bad value of `key`.
     pub fn invalid(&self, key: &str, value: &str, why: &str) -> Error {
-        Error::Config(format!("{}: invalid value '{value}' for option '{key}': {why}", self.connector))
+        Error::Config(format!(
+            "{}: invalid value '{value}' for option '{key}': {why}",
+            self.connector
+        ))
     }
 }
 
@@ -111,7 +117,9 @@ pub fn parse_duration_ms(text: &str) -> std::result::Result<u64, String> {
         "d" | "day" | "days" => 86_400_000,
         other => return Err(format!("unknown duration unit '{other}' (use ms, s, min, h or d)")),
     };
-    number.checked_mul(factor).ok_or_else(|| "duration too large".to_string())
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| "duration too large".to_string())
 }
 
 /// Parses a size to bytes: a number with an optional unit `b`, `kb`, `mb`, `gb` (powers of 1024).
@@ -160,7 +168,9 @@ mod tests {
     #[test]
     fn unknown_keys_are_listed() {
         let o = opts(&[("connector", "x"), ("speed", "1")]);
-        let err = OptionReader::new("x", &o, &["a", "b"], |_| false).err().map(|e| e.to_string());
+        let err = OptionReader::new("x", &o, &["a", "b"], |_| false)
+            .err()
+            .map(|e| e.to_string());
         let err = err.unwrap_or_default();
         assert!(err.contains("unknown option 'speed'") && err.contains("a, b"), "{err}");
     }

@@ -24,7 +24,12 @@ pub fn task_info(subtask: u32, parallelism: u32, run_id: &str) -> TaskInfo {
 }
 
 /// A source context for subtask `subtask` of `parallelism` with a manual clock at 0.
-pub fn source_ctx(subtask: u32, parallelism: u32, restored: Vec<serde_json::Value>, batch_size: usize) -> SourceContext {
+pub fn source_ctx(
+    subtask: u32,
+    parallelism: u32,
+    restored: Vec<serde_json::Value>,
+    batch_size: usize,
+) -> SourceContext {
     SourceContext {
         info: task_info(subtask, parallelism, "run"),
         clock: Arc::new(ManualClock::new(0)),
@@ -34,7 +39,12 @@ pub fn source_ctx(subtask: u32, parallelism: u32, restored: Vec<serde_json::Valu
 }
 
 /// A source context with a given clock.
-pub fn source_ctx_with_clock(subtask: u32, parallelism: u32, clock: Arc<dyn Clock>, batch_size: usize) -> SourceContext {
+pub fn source_ctx_with_clock(
+    subtask: u32,
+    parallelism: u32,
+    clock: Arc<dyn Clock>,
+    batch_size: usize,
+) -> SourceContext {
     SourceContext {
         info: task_info(subtask, parallelism, "run"),
         clock,
@@ -43,9 +53,16 @@ pub fn source_ctx_with_clock(subtask: u32, parallelism: u32, clock: Arc<dyn Cloc
     }
 }
 
-/// An operator context for `info` (no keyed state).
+/// An operator context for `info` (no keyed state), for sink tests.
+#[allow(dead_code)]
 pub fn op_ctx(info: TaskInfo) -> OperatorContext {
-    let ctx = OperatorContext::new(info, None, Arc::new(ManualClock::new(0)), PathBuf::from("/tmp"), Vec::new());
+    let ctx = OperatorContext::new(
+        info,
+        None,
+        Arc::new(ManualClock::new(0)),
+        PathBuf::from("/tmp"),
+        Vec::new(),
+    );
     match ctx {
         Ok(c) => c,
         Err(e) => panic!("operator context: {e}"),
@@ -102,6 +119,12 @@ pub fn rows_as_strings(batch: &RecordBatch) -> Vec<String> {
         .collect::<std::result::Result<_, _>>()
         .unwrap_or_else(|e| panic!("format: {e}"));
     (0..batch.num_rows())
-        .map(|r| formatters.iter().map(|f| f.value(r).to_string()).collect::<Vec<_>>().join("|"))
+        .map(|r| {
+            formatters
+                .iter()
+                .map(|f| f.value(r).to_string())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
         .collect()
 }

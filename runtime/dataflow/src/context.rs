@@ -2,7 +2,9 @@
 //! current watermark. The engine builds one context per operator subtask.
 
 use crate::timers::{TimeDomain, Timer, TimerService};
-use freshet_core::{CheckpointId, Clock, Error, KeyGroup, KeyGroupRange, OperatorUid, Result, SubtaskIndex, WATERMARK_MIN};
+use freshet_core::{
+    CheckpointId, Clock, Error, KeyGroup, KeyGroupRange, OperatorUid, Result, SubtaskIndex, WATERMARK_MIN,
+};
 use freshet_state::KeyedStateBackend;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,7 +116,14 @@ impl OperatorContext {
     }
 
     /// Registers a timer for `key` in `namespace`.
-    pub fn register_timer(&mut self, domain: TimeDomain, time: i64, key_group: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<()> {
+    pub fn register_timer(
+        &mut self,
+        domain: TimeDomain,
+        time: i64,
+        key_group: KeyGroup,
+        key: &[u8],
+        namespace: &[u8],
+    ) -> Result<()> {
         let timer = Timer {
             time,
             key_group,
@@ -123,7 +132,10 @@ impl OperatorContext {
             domain,
         };
         let backend = self.state.as_deref_mut().ok_or_else(|| {
-            Error::Config(format!("operator '{}' uses timers but is not keyed", self.info.operator_name))
+            Error::Config(format!(
+                "operator '{}' uses timers but is not keyed",
+                self.info.operator_name
+            ))
         })?;
         self.timers.register(backend, timer)
     }

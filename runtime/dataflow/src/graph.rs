@@ -193,7 +193,10 @@ impl JobGraph {
                 )));
             }
             if e.from.0 >= e.to.0 {
-                return Err(Error::Config(format!("edge '{}' -> '{}' goes backwards (cycle)", from.name, to.name)));
+                return Err(Error::Config(format!(
+                    "edge '{}' -> '{}' goes backwards (cycle)",
+                    from.name, to.name
+                )));
             }
         }
         Ok(())
@@ -233,7 +236,11 @@ impl JobGraph {
                     Partitioning::Rebalance => "rebalance".into(),
                     Partitioning::Broadcast => "broadcast".into(),
                 };
-                let side = e.side_output.as_ref().map(|s| format!(" side output '{s}'")).unwrap_or_default();
+                let side = e
+                    .side_output
+                    .as_ref()
+                    .map(|s| format!(" side output '{s}'"))
+                    .unwrap_or_default();
                 out.push_str(&format!("        <- [{}]{} via {}\n", e.from.0, side, part));
             }
         }

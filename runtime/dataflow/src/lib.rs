@@ -10,9 +10,9 @@
 //! state through an [`OperatorContext`], and emit through a [`Collector`].
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod collector;
 pub mod context;
-pub mod api;
 pub mod driver;
 pub mod graph;
 pub mod operator;

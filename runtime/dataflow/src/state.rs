@@ -57,7 +57,11 @@ pub struct ValueState<T> {
 
 impl<T> Clone for ValueState<T> {
     fn clone(&self) -> Self {
-        Self { id: self.id, ttl: self.ttl, _type: PhantomData }
+        Self {
+            id: self.id,
+            ttl: self.ttl,
+            _type: PhantomData,
+        }
     }
 }
 
@@ -65,24 +69,33 @@ impl<T: Serialize + DeserializeOwned> ValueState<T> {
     /// Registers the state `name` (optionally with a TTL).
     pub fn register(ctx: &mut OperatorContext, name: &str, ttl: Option<TtlConfig>) -> Result<Self> {
         let id = ctx.state()?.register_state(name)?;
-        Ok(Self { id, ttl, _type: PhantomData })
+        Ok(Self {
+            id,
+            ttl,
+            _type: PhantomData,
+        })
     }
 
     /// The current value; `None` if unset or expired.
     pub fn get(&self, ctx: &mut OperatorContext, scope: KeyScope<'_>) -> Result<Option<T>> {
-        let stored = ctx.state_ref()?.get(self.id, scope.key_group, scope.key, scope.namespace)?.map(|c| c.into_owned());
+        let stored = ctx
+            .state_ref()?
+            .get(self.id, scope.key_group, scope.key, scope.namespace)?
+            .map(|c| c.into_owned());
         let Some(stored) = stored else { return Ok(None) };
         match unwrap_live(ctx, self.ttl, &stored) {
             Some(payload) => {
                 let value = decode(&payload)?;
                 if self.ttl.is_some_and(|t| t.update == TtlUpdate::OnReadAndWrite) {
                     let refreshed = wrap(ctx, self.ttl, payload);
-                    ctx.state()?.put(self.id, scope.key_group, scope.key, scope.namespace, &refreshed)?;
+                    ctx.state()?
+                        .put(self.id, scope.key_group, scope.key, scope.namespace, &refreshed)?;
                 }
                 Ok(Some(value))
             }
             None => {
-                ctx.state()?.delete(self.id, scope.key_group, scope.key, scope.namespace)?;
+                ctx.state()?
+                    .delete(self.id, scope.key_group, scope.key, scope.namespace)?;
                 Ok(None)
             }
         }
@@ -91,12 +104,14 @@ impl<T: Serialize + DeserializeOwned> ValueState<T> {
     /// Sets the value.
     pub fn set(&self, ctx: &mut OperatorContext, scope: KeyScope<'_>, value: &T) -> Result<()> {
         let bytes = wrap(ctx, self.ttl, encode(value)?);
-        ctx.state()?.put(self.id, scope.key_group, scope.key, scope.namespace, &bytes)
+        ctx.state()?
+            .put(self.id, scope.key_group, scope.key, scope.namespace, &bytes)
     }
 
     /// Removes the value.
     pub fn clear(&self, ctx: &mut OperatorContext, scope: KeyScope<'_>) -> Result<()> {
-        ctx.state()?.delete(self.id, scope.key_group, scope.key, scope.namespace)
+        ctx.state()?
+            .delete(self.id, scope.key_group, scope.key, scope.namespace)
     }
 }
 
@@ -108,14 +123,18 @@ pub struct ListState<T> {
 
 impl<T> Clone for ListState<T> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
 impl<T: Serialize + DeserializeOwned> ListState<T> {
     /// Registers the state `name`.
     pub fn register(ctx: &mut OperatorContext, name: &str, ttl: Option<TtlConfig>) -> Result<Self> {
-        Ok(Self { inner: ValueState::register(ctx, name, ttl)? })
+        Ok(Self {
+            inner: ValueState::register(ctx, name, ttl)?,
+        })
     }
 
     /// All values, in insertion order (empty if none or expired).
@@ -151,7 +170,11 @@ pub struct MapState<K, V> {
 
 impl<K, V> Clone for MapState<K, V> {
     fn clone(&self) -> Self {
-        Self { id: self.id, ttl: self.ttl, _type: PhantomData }
+        Self {
+            id: self.id,
+            ttl: self.ttl,
+            _type: PhantomData,
+        }
     }
 }
 
@@ -159,7 +182,11 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> MapState<
     /// Registers the state `name`.
     pub fn register(ctx: &mut OperatorContext, name: &str, ttl: Option<TtlConfig>) -> Result<Self> {
         let id = ctx.state()?.register_state(name)?;
-        Ok(Self { id, ttl, _type: PhantomData })
+        Ok(Self {
+            id,
+            ttl,
+            _type: PhantomData,
+        })
     }
 
     /// The value for `key`.
@@ -173,7 +200,8 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> MapState<
         match unwrap_live(ctx, self.ttl, &stored) {
             Some(payload) => Ok(Some(decode(&payload)?)),
             None => {
-                ctx.state()?.map_delete(self.id, scope.key_group, scope.key, scope.namespace, &user_key)?;
+                ctx.state()?
+                    .map_delete(self.id, scope.key_group, scope.key, scope.namespace, &user_key)?;
                 Ok(None)
             }
         }
@@ -183,23 +211,29 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> MapState<
     pub fn put(&self, ctx: &mut OperatorContext, scope: KeyScope<'_>, key: &K, value: &V) -> Result<()> {
         let user_key = encode(key)?;
         let bytes = wrap(ctx, self.ttl, encode(value)?);
-        ctx.state()?.map_put(self.id, scope.key_group, scope.key, scope.namespace, &user_key, &bytes)
+        ctx.state()?
+            .map_put(self.id, scope.key_group, scope.key, scope.namespace, &user_key, &bytes)
     }
 
     /// Removes `key`.
     pub fn remove(&self, ctx: &mut OperatorContext, scope: KeyScope<'_>, key: &K) -> Result<()> {
         let user_key = encode(key)?;
-        ctx.state()?.map_delete(self.id, scope.key_group, scope.key, scope.namespace, &user_key)
+        ctx.state()?
+            .map_delete(self.id, scope.key_group, scope.key, scope.namespace, &user_key)
     }
 
     /// All live entries, ordered by encoded key.
     pub fn entries(&self, ctx: &mut OperatorContext, scope: KeyScope<'_>) -> Result<Vec<(K, V)>> {
-        let raw = ctx.state_ref()?.map_entries(self.id, scope.key_group, scope.key, scope.namespace)?;
+        let raw = ctx
+            .state_ref()?
+            .map_entries(self.id, scope.key_group, scope.key, scope.namespace)?;
         let mut out = Vec::with_capacity(raw.len());
         for (k, v) in raw {
             match unwrap_live(ctx, self.ttl, &v) {
                 Some(payload) => out.push((decode(&k)?, decode(&payload)?)),
-                None => ctx.state()?.map_delete(self.id, scope.key_group, scope.key, scope.namespace, &k)?,
+                None => ctx
+                    .state()?
+                    .map_delete(self.id, scope.key_group, scope.key, scope.namespace, &k)?,
             }
         }
         Ok(out)
@@ -207,6 +241,7 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> MapState<
 
     /// Removes every entry.
     pub fn clear(&self, ctx: &mut OperatorContext, scope: KeyScope<'_>) -> Result<()> {
-        ctx.state()?.map_clear(self.id, scope.key_group, scope.key, scope.namespace)
+        ctx.state()?
+            .map_clear(self.id, scope.key_group, scope.key, scope.namespace)
     }
 }

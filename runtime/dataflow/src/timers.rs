@@ -109,7 +109,13 @@ impl TimerService {
         if set.contains(&entry) {
             return Ok(());
         }
-        backend.put(id, entry.1, &entry.2, &encode_namespace(timer.domain, entry.0, &entry.3), &[])?;
+        backend.put(
+            id,
+            entry.1,
+            &entry.2,
+            &encode_namespace(timer.domain, entry.0, &entry.3),
+            &[],
+        )?;
         set.insert(entry);
         Ok(())
     }
@@ -123,13 +129,23 @@ impl TimerService {
             TimeDomain::ProcessingTime => self.processing.remove(&entry),
         };
         if removed {
-            backend.delete(id, timer.key_group, &timer.key, &encode_namespace(timer.domain, timer.time, &timer.namespace))?;
+            backend.delete(
+                id,
+                timer.key_group,
+                &timer.key,
+                &encode_namespace(timer.domain, timer.time, &timer.namespace),
+            )?;
         }
         Ok(())
     }
 
     /// Removes and returns the earliest timer of `domain` with time `<= upto`, if any.
-    pub fn pop_due(&mut self, backend: &mut dyn KeyedStateBackend, domain: TimeDomain, upto: i64) -> Result<Option<Timer>> {
+    pub fn pop_due(
+        &mut self,
+        backend: &mut dyn KeyedStateBackend,
+        domain: TimeDomain,
+        upto: i64,
+    ) -> Result<Option<Timer>> {
         let set = match domain {
             TimeDomain::EventTime => &mut self.event,
             TimeDomain::ProcessingTime => &mut self.processing,

@@ -12,7 +12,12 @@ use std::sync::Arc;
 /// The Arrow schema of a record type, traced from its serde description.
 pub fn schema_of<T: DeserializeOwned>() -> Result<SchemaRef> {
     let fields = Vec::<arrow::datatypes::FieldRef>::from_type::<T>(TracingOptions::default().allow_null_fields(true))
-        .map_err(|e| Error::Config(format!("cannot derive an Arrow schema for {}: {e}", std::any::type_name::<T>())))?;
+        .map_err(|e| {
+        Error::Config(format!(
+            "cannot derive an Arrow schema for {}: {e}",
+            std::any::type_name::<T>()
+        ))
+    })?;
     Ok(Arc::new(Schema::new(fields)))
 }
 

@@ -107,7 +107,13 @@ pub trait KeyedStateBackend: Send {
         -> Result<()>;
 
     /// All entries `(user_key, value)` of one map, ordered by user key bytes.
-    fn map_entries(&self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    fn map_entries(
+        &self,
+        state: StateId,
+        kg: KeyGroup,
+        key: &[u8],
+        namespace: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
 
     /// Removes a whole map.
     fn map_clear(&mut self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<()>;

@@ -43,8 +43,8 @@ impl CheckpointStorage {
             return Self::local(std::path::Path::new(location));
         };
         let scheme = &location[..scheme_end];
-        let parsed = url::Url::parse(location)
-            .map_err(|e| Error::Config(format!("invalid storage URL '{location}': {e}")))?;
+        let parsed =
+            url::Url::parse(location).map_err(|e| Error::Config(format!("invalid storage URL '{location}': {e}")))?;
         let open_err = |e: object_store::Error| Error::Config(format!("cannot open '{location}': {e}"));
         let store: Arc<dyn ObjectStore> = match scheme {
             "file" => {
@@ -266,7 +266,10 @@ impl CheckpointStorage {
     pub async fn read_metadata(&self, dir: &str) -> Result<CheckpointMetadata> {
         let bytes = self.get(&join(dir, METADATA_FILE)).await?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            Error::State(format!("corrupt metadata {}: {e}", self.url_of(&join(dir, METADATA_FILE))))
+            Error::State(format!(
+                "corrupt metadata {}: {e}",
+                self.url_of(&join(dir, METADATA_FILE))
+            ))
         })
     }
 

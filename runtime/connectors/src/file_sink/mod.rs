@@ -100,7 +100,9 @@ impl FileSinkConfig {
         }
         if let Some(size) = options.get("sink.rolling-policy.file-size") {
             config.roll_bytes = size.parse().map_err(|_| {
-                Error::Config(format!("option 'sink.rolling-policy.file-size': '{size}' is not a byte count"))
+                Error::Config(format!(
+                    "option 'sink.rolling-policy.file-size': '{size}' is not a byte count"
+                ))
             })?;
         }
         Ok(config)
@@ -159,7 +161,12 @@ fn parse_hidden(name: &str) -> Option<PartName> {
     } else {
         PartState::Pending(suffix.strip_prefix("pending-")?.parse().ok()?)
     };
-    Some(PartName { run, subtask, seq, state })
+    Some(PartName {
+        run,
+        subtask,
+        seq,
+        state,
+    })
 }
 
 fn rename_idempotent(from: &Path, to: &Path) -> Result<()> {
@@ -225,9 +232,7 @@ impl FileSink {
 
     fn close_current(&mut self, checkpoint: u64) -> Result<()> {
         if let Some(mut file) = self.current.take() {
-            file.writer
-                .flush()
-                .map_err(|e| Error::io("flushing a sink file", e))?;
+            file.writer.flush().map_err(|e| Error::io("flushing a sink file", e))?;
             file.writer
                 .get_ref()
                 .sync_all()
@@ -288,7 +293,13 @@ impl Operator for FileSink {
         Ok(())
     }
 
-    fn process_batch(&mut self, _input: usize, batch: RecordBatch, _ctx: &mut OperatorContext, _out: &mut Collector) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &mut OperatorContext,
+        _out: &mut Collector,
+    ) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }

@@ -114,7 +114,12 @@ fn fresh_start_deletes_leftovers_and_options_are_checked() {
 fn parses_hidden_names() {
     assert_eq!(
         parse_hidden(".part-a1_b-3-17.pending-42"),
-        Some(PartName { run: "a1_b".into(), subtask: 3, seq: 17, state: PartState::Pending(42) })
+        Some(PartName {
+            run: "a1_b".into(),
+            subtask: 3,
+            seq: 17,
+            state: PartState::Pending(42)
+        })
     );
     assert_eq!(parse_hidden("part-a-0-0.jsonl"), None);
 }

@@ -5,7 +5,9 @@
 
 use super::config::NexmarkTable;
 use super::fields::{AuctionRow, BidRow, PersonRow};
-use arrow::array::{ArrayBuilder, ArrayRef, Int32Builder, Int64Builder, StringBuilder, StructArray, TimestampMillisecondBuilder};
+use arrow::array::{
+    ArrayBuilder, ArrayRef, Int32Builder, Int64Builder, StringBuilder, StructArray, TimestampMillisecondBuilder,
+};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -372,7 +374,11 @@ impl AllColumns {
             person: PersonColumns::new(rows / 40 + 1),
             auction: AuctionColumns::new(rows / 12 + 1),
             bid: BidColumns::new(rows),
-            valid: [Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows)],
+            valid: [
+                Vec::with_capacity(rows),
+                Vec::with_capacity(rows),
+                Vec::with_capacity(rows),
+            ],
             date_time: TimestampMillisecondBuilder::with_capacity(rows),
         }
     }
@@ -438,6 +444,7 @@ impl AllColumns {
 
 /// The builders of one table.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum TableColumns {
     /// Bids.
     Bid(BidColumns),

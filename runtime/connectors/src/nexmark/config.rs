@@ -157,8 +157,8 @@ impl NexmarkConfig {
         let r = OptionReader::new("nexmark", options, NEXMARK_OPTIONS, |_| false)?;
         let mut c = Self::default();
         if let Some(t) = r.raw("table") {
-            c.table = NexmarkTable::parse(t)
-                .ok_or_else(|| r.invalid("table", t, "expected bid, person, auction or all"))?;
+            c.table =
+                NexmarkTable::parse(t).ok_or_else(|| r.invalid("table", t, "expected bid, person, auction or all"))?;
         }
         if let Some(n) = r.parse::<u64>("events.num")? {
             c.events = (n > 0).then_some(n);
@@ -168,7 +168,11 @@ impl NexmarkConfig {
         }
         if let Some(next) = r.parse::<u64>("next-event.rate")? {
             if next != c.rate {
-                return Err(r.invalid("next-event.rate", &next.to_string(), "must equal first-event.rate (rate shapes are not supported)"));
+                return Err(r.invalid(
+                    "next-event.rate",
+                    &next.to_string(),
+                    "must equal first-event.rate (rate shapes are not supported)",
+                ));
             }
         }
         macro_rules! set {
@@ -226,10 +230,14 @@ impl NexmarkConfig {
             }
         }
         if self.max_events_per_second == Some(0) {
-            return Err(Error::Config("nexmark: 'max_events_per_second' must be positive".into()));
+            return Err(Error::Config(
+                "nexmark: 'max_events_per_second' must be positive".into(),
+            ));
         }
         if self.first_event_id < 0 || self.first_event_number < 0 {
-            return Err(Error::Config("nexmark: 'first_event_id' and 'first_event_number' must not be negative".into()));
+            return Err(Error::Config(
+                "nexmark: 'first_event_id' and 'first_event_number' must not be negative".into(),
+            ));
         }
         if self.proportion_total() > i32::MAX as u64 {
             return Err(Error::Config("nexmark: the proportions are too large".into()));
@@ -272,15 +280,24 @@ mod tests {
 
     #[test]
     fn bad_options_name_the_key() {
-        let e = NexmarkConfig::from_options(&opts(&[("events.num", "many")])).err().map(|e| e.to_string());
+        let e = NexmarkConfig::from_options(&opts(&[("events.num", "many")]))
+            .err()
+            .map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("events.num"));
-        let e = NexmarkConfig::from_options(&opts(&[("rate.shape", "sine")])).err().map(|e| e.to_string());
+        let e = NexmarkConfig::from_options(&opts(&[("rate.shape", "sine")]))
+            .err()
+            .map(|e| e.to_string());
         let e = e.unwrap_or_default();
         assert!(e.contains("rate.shape") && e.contains("first-event.rate"), "{e}");
-        let e = NexmarkConfig::from_options(&opts(&[("generators", "0")])).err().map(|e| e.to_string());
+        let e = NexmarkConfig::from_options(&opts(&[("generators", "0")]))
+            .err()
+            .map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("generators"));
         let c = NexmarkConfig::from_options(&opts(&[("max-emit-speed", "false"), ("events.num", "0")]));
-        assert_eq!(c.ok().map(|c| (c.max_events_per_second, c.events)), Some((Some(10_000), None)));
+        assert_eq!(
+            c.ok().map(|c| (c.max_events_per_second, c.events)),
+            Some((Some(10_000), None))
+        );
     }
 
     #[test]

@@ -13,12 +13,18 @@
 //! per-event seeding and extra alphabet).
 
 use super::config::NexmarkConfig;
-use super::model::{EventModel, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID, HOT_BLOCK, ID_LEAD, NUM_CATEGORIES};
+use super::model::{
+    EventModel, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID, HOT_BLOCK, ID_LEAD, NUM_CATEGORIES,
+};
 use super::random::JavaRandom;
 use std::sync::Arc;
 
-const FIRST_NAMES: [&str; 11] = ["Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"];
-const LAST_NAMES: [&str; 9] = ["Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"];
+const FIRST_NAMES: [&str; 11] = [
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
+];
+const LAST_NAMES: [&str; 9] = [
+    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
+];
 const CITIES: [&str; 10] = [
     "Phoenix",
     "Los Angeles",
@@ -247,7 +253,11 @@ impl FieldGenerator {
             avg_person: ratio(config.avg_person_byte_size),
             avg_auction: ratio(config.avg_auction_byte_size),
             avg_bid: ratio(config.avg_bid_byte_size),
-            bidder_offset: if config.bidder_offset_quirk { 2 * FIRST_PERSON_ID } else { FIRST_PERSON_ID },
+            bidder_offset: if config.bidder_offset_quirk {
+                2 * FIRST_PERSON_ID
+            } else {
+                FIRST_PERSON_ID
+            },
             channels,
             buf_a: String::with_capacity(128),
             buf_b: String::with_capacity(128),
@@ -297,7 +307,8 @@ impl FieldGenerator {
         } + self.bidder_offset;
         let price = next_price(&mut r);
         let (channel, url) = if r.next_int_bounded(HOT_CHANNELS_RATIO) > 0 {
-            self.channels.hot(r.next_int_bounded(HOT_CHANNELS.len() as i32) as usize)
+            self.channels
+                .hot(r.next_int_bounded(HOT_CHANNELS.len() as i32) as usize)
         } else {
             self.channels.channel(r.next_int_bounded(CHANNELS) as usize)
         };
@@ -439,7 +450,9 @@ mod tests {
         let (name, url) = a.channel(1);
         assert_eq!(name, "channel-1");
         assert!(url.starts_with("https://www.nexmark.com/"));
-        let with_id = (0..CHANNELS as usize).filter(|i| a.channel(*i).1.contains("&channel_id=")).count();
+        let with_id = (0..CHANNELS as usize)
+            .filter(|i| a.channel(*i).1.contains("&channel_id="))
+            .count();
         assert!((8_700..9_300).contains(&with_id), "{with_id}");
         let one = a.channel(1).1;
         assert!(!one.contains("&channel_id=") || one.ends_with("&channel_id=-2147483648"));

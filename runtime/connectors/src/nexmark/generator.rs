@@ -71,7 +71,13 @@ impl LogicalGenerator {
     /// Appends the next events to `columns` until it holds `max_rows` rows, `max_events`
     /// events were consumed, or the range is exhausted. Events of kinds the table does not
     /// hold are skipped without drawing their fields.
-    pub fn fill(&mut self, fields: &mut FieldGenerator, columns: &mut TableColumns, max_rows: usize, max_events: u64) -> Filled {
+    pub fn fill(
+        &mut self,
+        fields: &mut FieldGenerator,
+        columns: &mut TableColumns,
+        max_rows: usize,
+        max_events: u64,
+    ) -> Filled {
         let start_rows = columns.len();
         let end = self.range.max_events.min(self.emitted.saturating_add(max_events));
         let first_id = self.range.first_event_id;

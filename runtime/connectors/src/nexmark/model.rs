@@ -280,8 +280,14 @@ mod tests {
             ..NexmarkConfig::default()
         };
         let ranges: Vec<_> = (0..4).map(|k| generator_range(&c, k)).collect();
-        assert_eq!(ranges.iter().map(|r| r.first_event_id).collect::<Vec<_>>(), vec![0, 25, 50, 75]);
-        assert_eq!(ranges.iter().map(|r| r.max_events).collect::<Vec<_>>(), vec![25, 25, 25, 28]);
+        assert_eq!(
+            ranges.iter().map(|r| r.first_event_id).collect::<Vec<_>>(),
+            vec![0, 25, 50, 75]
+        );
+        assert_eq!(
+            ranges.iter().map(|r| r.max_events).collect::<Vec<_>>(),
+            vec![25, 25, 25, 28]
+        );
         let unbounded = NexmarkConfig::default();
         assert_eq!(total_events(&unbounded), i64::MAX as u64 / 25_000);
     }

@@ -167,7 +167,11 @@ impl Source for NexmarkSource {
                 .collect()
         };
         let splits: Vec<u32> = generators.iter().map(LogicalGenerator::index).collect();
-        self.finished_splits = generators.iter().filter(|g| g.is_exhausted()).map(LogicalGenerator::index).collect();
+        self.finished_splits = generators
+            .iter()
+            .filter(|g| g.is_exhausted())
+            .map(LogicalGenerator::index)
+            .collect();
         tracing::debug!(
             subtask = ctx.info.subtask.0,
             generators = ?splits,
@@ -188,7 +192,10 @@ impl Source for NexmarkSource {
         if let Some(split) = self.finished_splits.pop_front() {
             return Ok(SourcePoll::SplitFinished(split));
         }
-        let owned = self.owned.as_mut().ok_or_else(|| Error::Internal("nexmark source polled before open".into()))?;
+        let owned = self
+            .owned
+            .as_mut()
+            .ok_or_else(|| Error::Internal("nexmark source polled before open".into()))?;
         if owned.all_exhausted() {
             return Ok(SourcePoll::Finished);
         }
@@ -209,7 +216,10 @@ impl Source for NexmarkSource {
             self.finished_splits.push_back(step.split);
         }
         match step.batch {
-            Some(batch) => Ok(SourcePoll::Batch { split: step.split, batch }),
+            Some(batch) => Ok(SourcePoll::Batch {
+                split: step.split,
+                batch,
+            }),
             None => match self.finished_splits.pop_front() {
                 Some(split) => Ok(SourcePoll::SplitFinished(split)),
                 // The throttle's budget ended before a row of this table came up.
@@ -244,13 +254,19 @@ pub struct GenerateSummary {
 /// Generates the whole bounded stream of `config` (`events` must be set) as one subtask owning
 /// every generator, handing each batch of up to `batch_size` rows to `on_batch`. Ignores the
 /// throttle. This is the generator's cost without an engine, for benchmarks.
-pub fn generate(config: &NexmarkConfig, batch_size: usize, mut on_batch: impl FnMut(RecordBatch) -> Result<()>) -> Result<GenerateSummary> {
+pub fn generate(
+    config: &NexmarkConfig,
+    batch_size: usize,
+    mut on_batch: impl FnMut(RecordBatch) -> Result<()>,
+) -> Result<GenerateSummary> {
     config.validate()?;
     if config.events.is_none() {
         return Err(Error::Config("nexmark: generate needs a bounded 'events'".into()));
     }
     let schema = table_schema(config.table);
-    let generators = (0..config.generators).map(|k| LogicalGenerator::new(config, k, 0)).collect();
+    let generators = (0..config.generators)
+        .map(|k| LogicalGenerator::new(config, k, 0))
+        .collect();
     let mut owned = OwnedGenerators::new(config, generators, batch_size.max(1));
     let mut summary = GenerateSummary::default();
     while let Some(step) = owned.step(&schema, u64::MAX)? {

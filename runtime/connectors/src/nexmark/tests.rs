@@ -58,7 +58,16 @@ fn reference_line(fields: &mut FieldGenerator, model: &EventModel, first_id: i64
             let a = fields.auction(id, number, ts);
             format!(
                 "A|{id}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
-                a.id, a.item_name, a.description, a.initial_bid, a.reserve, a.date_time, a.expires, a.seller, a.category, a.extra
+                a.id,
+                a.item_name,
+                a.description,
+                a.initial_bid,
+                a.reserve,
+                a.date_time,
+                a.expires,
+                a.seller,
+                a.category,
+                a.extra
             )
         }
         EventKind::Bid => {
@@ -70,7 +79,10 @@ fn reference_line(fields: &mut FieldGenerator, model: &EventModel, first_id: i64
                 "Apple" => "hot3".to_string(),
                 other => format!("ch{}", other.trim_start_matches("channel-")),
             };
-            format!("B|{id}|{}|{}|{}|{channel}|{}|{}", b.auction, b.bidder, b.price, b.date_time, b.extra)
+            format!(
+                "B|{id}|{}|{}|{}|{channel}|{}|{}",
+                b.auction, b.bidder, b.price, b.date_time, b.extra
+            )
         }
     }
 }
@@ -104,12 +116,18 @@ fn matches_beam_reference_values() {
 #[test]
 fn seed_changes_values_but_not_ids_kinds_or_times() {
     let base = config(1000, 1);
-    let seeded = NexmarkConfig { seed: 99, ..base.clone() };
+    let seeded = NexmarkConfig {
+        seed: 99,
+        ..base.clone()
+    };
     let mut a = FieldGenerator::new(&base, Arc::new(ChannelTable::new(0)));
     let mut b = FieldGenerator::new(&seeded, Arc::new(ChannelTable::new(99)));
     let (pa, pb) = (a.person(50, 7).id, b.person(50, 7).id);
     assert_eq!(pa, pb);
-    assert_ne!(a.person(50, 7).name.to_string() + a.person(50, 7).extra, b.person(50, 7).name.to_string() + b.person(50, 7).extra);
+    assert_ne!(
+        a.person(50, 7).name.to_string() + a.person(50, 7).extra,
+        b.person(50, 7).name.to_string() + b.person(50, 7).extra
+    );
 }
 
 fn run(cfg: &NexmarkConfig, batch: usize) -> Vec<RecordBatch> {
@@ -149,7 +167,10 @@ fn kinds_and_dense_ids_in_the_all_table() {
             assert_eq!(bid.is_valid(r), expect == 2);
             if expect == 0 {
                 persons.push(person.column(0).as_primitive::<Int64Type>().value(r));
-                assert_eq!(person.column(6).as_primitive::<TimestampMillisecondType>().value(r), dt.value(r));
+                assert_eq!(
+                    person.column(6).as_primitive::<TimestampMillisecondType>().value(r),
+                    dt.value(r)
+                );
             } else if expect == 1 {
                 auctions.push(auction.column(0).as_primitive::<Int64Type>().value(r));
                 let cat = auction.column(8).as_primitive::<Int64Type>().value(r);
@@ -190,7 +211,13 @@ fn bid_distributions() {
             hot_bidder += ((bidder.value(r) - 1000) % 100 == 1) as usize;
             let p = price.value(r);
             assert!((100..=100_000_000).contains(&p));
-            bands[if p < 10_000 { 0 } else if p < 1_000_000 { 1 } else { 2 }] += 1;
+            bands[if p < 10_000 {
+                0
+            } else if p < 1_000_000 {
+                1
+            } else {
+                2
+            }] += 1;
             hot_channel += !channel.value(r).starts_with("channel-") as usize;
             assert!(url.value(r).starts_with("https://www.nexmark.com/"));
             assert!((54..=81).contains(&extra.value(r).len()));
@@ -229,7 +256,13 @@ fn hot_sellers() {
 #[test]
 fn bidder_offset_quirk_shifts_bidders() {
     let plain = run(&config(2_000, 1), 4096);
-    let quirk = run(&NexmarkConfig { bidder_offset_quirk: true, ..config(2_000, 1) }, 4096);
+    let quirk = run(
+        &NexmarkConfig {
+            bidder_offset_quirk: true,
+            ..config(2_000, 1)
+        },
+        4096,
+    );
     let a = plain[0].column(1).as_primitive::<Int64Type>();
     let b = quirk[0].column(1).as_primitive::<Int64Type>();
     assert_eq!(a.len(), b.len());
@@ -241,7 +274,10 @@ fn bidder_offset_quirk_shifts_bidders() {
 #[test]
 fn deterministic() {
     for table in [NexmarkTable::Bid, NexmarkTable::All] {
-        let cfg = NexmarkConfig { table, ..config(20_000, 4) };
+        let cfg = NexmarkConfig {
+            table,
+            ..config(20_000, 4)
+        };
         assert_eq!(run(&cfg, 1000), run(&cfg, 1000));
     }
 }
@@ -261,7 +297,10 @@ fn subtask_rows(cfg: &NexmarkConfig, i: u32, p: u32, restored: Vec<serde_json::V
 #[test]
 fn output_does_not_depend_on_parallelism() {
     for table in [NexmarkTable::Bid, NexmarkTable::All] {
-        let cfg = NexmarkConfig { table, ..config(10_007, 8) };
+        let cfg = NexmarkConfig {
+            table,
+            ..config(10_007, 8)
+        };
         let mut expected: Vec<String> = run(&cfg, 500).iter().flat_map(rows_as_strings).collect();
         expected.sort();
         for p in 1..=3 {
@@ -310,15 +349,27 @@ fn restore_resumes_exactly_even_into_another_parallelism() {
 fn snapshot_items_and_bad_restores() {
     let cfg = config(1_000, 4);
     let mut src = NexmarkSource::new(cfg.clone()).expect("config");
-    assert_eq!(src.open(&mut source_ctx(1, 2, Vec::new(), 100)).expect("open"), vec![1, 3]);
+    assert_eq!(
+        src.open(&mut source_ctx(1, 2, Vec::new(), 100)).expect("open"),
+        vec![1, 3]
+    );
     let items = src.snapshot(CheckpointId(1)).expect("snapshot");
     assert_eq!(items[0], serde_json::json!({"generator": 1, "of": 4, "emitted": 0}));
-    let other = NexmarkConfig { generators: 5, ..cfg.clone() };
+    let other = NexmarkConfig {
+        generators: 5,
+        ..cfg.clone()
+    };
     let mut src = NexmarkSource::new(other).expect("config");
-    let err = src.open(&mut source_ctx(0, 1, items, 100)).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = src
+        .open(&mut source_ctx(0, 1, items, 100))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("generators"), "{err}");
     let mut src = NexmarkSource::new(cfg).expect("config");
-    assert!(src.open(&mut source_ctx(0, 1, vec![serde_json::json!({"x": 1})], 100)).is_err());
+    assert!(src
+        .open(&mut source_ctx(0, 1, vec![serde_json::json!({"x": 1})], 100))
+        .is_err());
 }
 
 #[test]
@@ -329,7 +380,8 @@ fn throttle_caps_events_per_wall_second() {
     };
     let clock = ManualClock::new(1_000);
     let mut src = NexmarkSource::new(cfg).expect("config");
-    src.open(&mut source_ctx_with_clock(0, 1, Arc::new(clock.clone()), 8192)).expect("open");
+    src.open(&mut source_ctx_with_clock(0, 1, Arc::new(clock.clone()), 8192))
+        .expect("open");
     let count = |src: &mut NexmarkSource| -> u64 {
         let items = src.snapshot(CheckpointId(1)).expect("snapshot");
         items.iter().map(|i| i["emitted"].as_u64().unwrap_or(0)).sum()
@@ -344,11 +396,17 @@ fn throttle_caps_events_per_wall_second() {
 
 #[test]
 fn table_batches_respect_batch_size_and_skip_other_kinds() {
-    let cfg = NexmarkConfig { table: NexmarkTable::Person, ..config(100_000, 2) };
+    let cfg = NexmarkConfig {
+        table: NexmarkTable::Person,
+        ..config(100_000, 2)
+    };
     let batches = run(&cfg, 300);
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2_000);
     assert!(batches.iter().all(|b| b.num_rows() <= 300));
-    let ids: Vec<i64> = batches.iter().flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
+    let ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, (1000..3000).collect::<Vec<_>>());

@@ -43,13 +43,20 @@ impl KeyedStream {
         factory: Arc<dyn OperatorFactory>,
         description: String,
     ) -> DataStream {
-        self.stream.add_node(name, factory, output_schema, true, side_outputs, description)
+        self.stream
+            .add_node(name, factory, output_schema, true, side_outputs, description)
     }
 
     /// Applies a keyed process function. `timestamp_column` (if any) gives each record its
     /// event time in the context; `side_outputs` declares the side outputs' record types by a
     /// sample schema.
-    pub fn process<F>(&self, name: &str, function: F, timestamp_column: Option<&str>, side_outputs: Vec<(String, SchemaRef)>) -> Result<DataStream>
+    pub fn process<F>(
+        &self,
+        name: &str,
+        function: F,
+        timestamp_column: Option<&str>,
+        side_outputs: Vec<(String, SchemaRef)>,
+    ) -> Result<DataStream>
     where
         F: KeyedProcessFunction + Clone + Sync,
         F::Out: DeserializeOwned,
@@ -60,7 +67,13 @@ impl KeyedStream {
         let out_schema = schema.clone();
         let sides: BTreeMap<String, SchemaRef> = side_outputs.iter().cloned().collect();
         let factory = move |_: &TaskInfo| -> Result<Box<dyn Operator>> {
-            Ok(Box::new(KeyedProcessOperator::new(function.clone(), keys.clone(), ts.clone(), out_schema.clone(), sides.clone())))
+            Ok(Box::new(KeyedProcessOperator::new(
+                function.clone(),
+                keys.clone(),
+                ts.clone(),
+                out_schema.clone(),
+                sides.clone(),
+            )))
         };
         let description = format!("process keyed by ({})", self.key_columns.join(", "));
         Ok(self.transform(name, schema, side_outputs, Arc::new(factory), description))

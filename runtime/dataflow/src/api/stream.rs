@@ -136,7 +136,12 @@ impl DataStream {
             .find(|(t, _)| t == tag)
             .map(|(_, s)| s.clone())
             .ok_or_else(|| Error::Config(format!("operator '{}' has no side output '{tag}'", node.name)))?;
-        Ok(DataStream::new(self.env.clone(), self.node, Some(tag.to_string()), schema))
+        Ok(DataStream::new(
+            self.env.clone(),
+            self.node,
+            Some(tag.to_string()),
+            schema,
+        ))
     }
 
     /// Partitions the stream by the named key columns.
@@ -155,12 +160,17 @@ impl DataStream {
         f: impl Fn(RecordBatch) -> Result<Option<RecordBatch>> + Send + Sync + 'static,
     ) -> DataStream {
         let f: BatchFn = Arc::new(f);
-        let factory = move |_: &TaskInfo| -> Result<Box<dyn Operator>> { Ok(Box::new(BatchFnOperator::new(f.clone()))) };
+        let factory =
+            move |_: &TaskInfo| -> Result<Box<dyn Operator>> { Ok(Box::new(BatchFnOperator::new(f.clone()))) };
         self.add_node(name, Arc::new(factory), output_schema, false, Vec::new(), String::new())
     }
 
     /// A typed function emitting any number of records per input record.
-    pub fn flat_map<I, O>(&self, name: &str, f: impl Fn(I, &mut Vec<O>) -> Result<()> + Send + Sync + 'static) -> Result<DataStream>
+    pub fn flat_map<I, O>(
+        &self,
+        name: &str,
+        f: impl Fn(I, &mut Vec<O>) -> Result<()> + Send + Sync + 'static,
+    ) -> Result<DataStream>
     where
         I: DeserializeOwned + Send + 'static,
         O: Serialize + DeserializeOwned + Send + 'static,
@@ -201,13 +211,28 @@ impl DataStream {
 
     /// Fails the job at the planned record counts (fault injection for tests).
     pub fn troublemaker(&self, plan: Arc<FailurePlan>) -> DataStream {
-        let factory = move |_: &TaskInfo| -> Result<Box<dyn Operator>> { Ok(Box::new(Troublemaker::new(plan.clone()))) };
-        self.add_node("troublemaker", Arc::new(factory), self.schema.clone(), false, Vec::new(), String::new())
+        let factory =
+            move |_: &TaskInfo| -> Result<Box<dyn Operator>> { Ok(Box::new(Troublemaker::new(plan.clone()))) };
+        self.add_node(
+            "troublemaker",
+            Arc::new(factory),
+            self.schema.clone(),
+            false,
+            Vec::new(),
+            String::new(),
+        )
     }
 
     /// Adds a sink.
     pub fn add_sink(&self, name: &str, factory: Arc<dyn OperatorFactory>) -> DataStream {
-        self.add_node(name, factory, Arc::new(Schema::empty()), false, Vec::new(), "sink".into())
+        self.add_node(
+            name,
+            factory,
+            Arc::new(Schema::empty()),
+            false,
+            Vec::new(),
+            "sink".into(),
+        )
     }
 
     /// Adds any operator (non-keyed) producing `output_schema`.

@@ -27,7 +27,11 @@ impl KeyedStream {
             .iter()
             .map(|tag| (tag.clone(), probe.late_output_schema()))
             .collect();
-        let description = format!("window {:?} keyed by ({})", config.assigner, config.key_columns.join(", "));
+        let description = format!(
+            "window {:?} keyed by ({})",
+            config.assigner,
+            config.key_columns.join(", ")
+        );
         let factory = move |_: &TaskInfo| -> Result<Box<dyn Operator>> {
             Ok(Box::new(WindowOperator::new(config.clone(), input_schema.clone())?))
         };

@@ -24,7 +24,13 @@ impl BatchFnOperator {
 }
 
 impl Operator for BatchFnOperator {
-    fn process_batch(&mut self, _input: usize, batch: RecordBatch, _ctx: &mut OperatorContext, out: &mut Collector) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &mut OperatorContext,
+        out: &mut Collector,
+    ) -> Result<()> {
         if let Some(result) = (self.f)(batch)? {
             out.emit(result);
         }

@@ -53,12 +53,14 @@ impl<'a> ProcessContext<'a> {
 
     /// Registers an event-time timer for the current key.
     pub fn register_event_timer(&mut self, time: i64) -> Result<()> {
-        self.op.register_timer(TimeDomain::EventTime, time, self.key_group, self.key, &[])
+        self.op
+            .register_timer(TimeDomain::EventTime, time, self.key_group, self.key, &[])
     }
 
     /// Registers a processing-time timer for the current key.
     pub fn register_processing_timer(&mut self, time: i64) -> Result<()> {
-        self.op.register_timer(TimeDomain::ProcessingTime, time, self.key_group, self.key, &[])
+        self.op
+            .register_timer(TimeDomain::ProcessingTime, time, self.key_group, self.key, &[])
     }
 
     /// Emits `value` on the side output `tag` (declared when the function was added).
@@ -82,10 +84,21 @@ pub trait KeyedProcessFunction: Send + 'static {
     }
 
     /// Processes one record.
-    fn process_element(&mut self, value: Self::In, ctx: &mut ProcessContext<'_>, out: &mut Vec<Self::Out>) -> Result<()>;
+    fn process_element(
+        &mut self,
+        value: Self::In,
+        ctx: &mut ProcessContext<'_>,
+        out: &mut Vec<Self::Out>,
+    ) -> Result<()>;
 
     /// A timer of the current key fired at `time`.
-    fn on_timer(&mut self, _time: i64, _domain: TimeDomain, _ctx: &mut ProcessContext<'_>, _out: &mut Vec<Self::Out>) -> Result<()> {
+    fn on_timer(
+        &mut self,
+        _time: i64,
+        _domain: TimeDomain,
+        _ctx: &mut ProcessContext<'_>,
+        _out: &mut Vec<Self::Out>,
+    ) -> Result<()> {
         Ok(())
     }
 }
@@ -158,9 +171,19 @@ impl<F: KeyedProcessFunction> Operator for KeyedProcessOperator<F> {
         self.function.open(ctx)
     }
 
-    fn process_batch(&mut self, _input: usize, batch: RecordBatch, ctx: &mut OperatorContext, out: &mut Collector) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        ctx: &mut OperatorContext,
+        out: &mut Collector,
+    ) -> Result<()> {
         if self.encoder.is_none() {
-            self.encoder = Some(KeyEncoder::new(&batch.schema(), &self.key_columns, ctx.info().max_parallelism)?);
+            self.encoder = Some(KeyEncoder::new(
+                &batch.schema(),
+                &self.key_columns,
+                ctx.info().max_parallelism,
+            )?);
         }
         let keys = match &self.encoder {
             Some(e) => e.encode(&batch)?,
@@ -190,7 +213,8 @@ impl<F: KeyedProcessFunction> Operator for KeyedProcessOperator<F> {
             timestamp: Some(timer.time),
             side: &mut self.side,
         };
-        self.function.on_timer(timer.time, timer.domain, &mut pctx, &mut self.pending)?;
+        self.function
+            .on_timer(timer.time, timer.domain, &mut pctx, &mut self.pending)?;
         self.flush(out)
     }
 }

@@ -58,7 +58,13 @@ impl Troublemaker {
 }
 
 impl Operator for Troublemaker {
-    fn process_batch(&mut self, _input: usize, batch: RecordBatch, _ctx: &mut OperatorContext, out: &mut Collector) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &mut OperatorContext,
+        out: &mut Collector,
+    ) -> Result<()> {
         if let Some(point) = self.plan.observe(batch.num_rows() as u64) {
             return Err(Error::UserFunction(format!("injected failure after {point} records")));
         }
