@@ -85,23 +85,54 @@ impl Source for CountingSource {
     }
 }
 
-/// Collects values; with `transactional`, only values covered by a completed checkpoint (or the
-/// end of the job) become visible in `committed`.
+/// The sink's durable side: committed values, and staged batches that survive a crash (like
+/// the file sink's pending files) keyed by run and checkpoint.
 #[derive(Default)]
 struct Committed {
     values: Mutex<Vec<i64>>,
+    staged: Mutex<Vec<(String, u64, Vec<i64>)>>,
     seen: AtomicU64,
 }
 
+/// A two-phase-commit sink: values staged at a barrier become visible when the checkpoint
+/// completes; after a restore from checkpoint `C`, subtask 0 commits earlier runs' staged
+/// values of checkpoints `<= C` and drops the rest.
 struct CollectingSink {
     out: Arc<Committed>,
+    run: String,
     pending: Vec<i64>,
-    staged: BTreeMap<u64, Vec<i64>>,
     last_snapshot: u64,
     delay: Option<Duration>,
 }
 
+impl CollectingSink {
+    fn stage(&mut self, checkpoint: u64) {
+        let values = std::mem::take(&mut self.pending);
+        self.out.staged.lock().push((self.run.clone(), checkpoint, values));
+    }
+}
+
 impl Operator for CollectingSink {
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.run = format!("{}-{}", ctx.info().run_id, ctx.info().subtask.0);
+        if ctx.info().subtask.0 == 0 {
+            let restored = ctx.info().restored_checkpoint.map(|c| c.0);
+            let run_prefix = ctx.info().run_id.clone();
+            let mut staged = self.out.staged.lock();
+            let mut values = self.out.values.lock();
+            staged.retain(|(run, n, v)| {
+                if run.starts_with(&run_prefix) {
+                    return true;
+                }
+                if restored.is_some_and(|c| *n <= c) {
+                    values.extend(v.iter().copied());
+                }
+                false
+            });
+        }
+        Ok(())
+    }
+
     fn process_batch(
         &mut self,
         _input: usize,
@@ -119,25 +150,28 @@ impl Operator for CollectingSink {
     }
 
     fn snapshot(&mut self, checkpoint: CheckpointId, _ctx: &mut OperatorContext) -> Result<Vec<serde_json::Value>> {
-        self.staged.insert(checkpoint.0, std::mem::take(&mut self.pending));
+        self.stage(checkpoint.0);
         self.last_snapshot = checkpoint.0;
         Ok(Vec::new())
     }
 
     fn end_of_input(&mut self, _ctx: &mut OperatorContext, _out: &mut Collector) -> Result<()> {
-        // What came after the last barrier belongs to any later checkpoint: no barrier will
-        // pass this sink again, so the next completed checkpoint (or the final one) covers it.
-        let rest = std::mem::take(&mut self.pending);
-        self.staged.entry(self.last_snapshot + 1).or_default().extend(rest);
+        // No barrier passes a finished sink again: the next completed checkpoint covers this.
+        self.stage(self.last_snapshot + 1);
         Ok(())
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId, _ctx: &mut OperatorContext) -> Result<()> {
-        let ready: Vec<u64> = self.staged.range(..=checkpoint.0).map(|(k, _)| *k).collect();
+        let mut staged = self.out.staged.lock();
         let mut values = self.out.values.lock();
-        for k in ready {
-            values.extend(self.staged.remove(&k).unwrap_or_default());
-        }
+        staged.retain(|(run, n, v)| {
+            if *run == self.run && *n <= checkpoint.0 {
+                values.extend(v.iter().copied());
+                false
+            } else {
+                true
+            }
+        });
         Ok(())
     }
 }
@@ -203,8 +237,8 @@ fn build_job(
         Arc::new(move |_: &TaskInfo| -> Result<Box<dyn Operator>> {
             Ok(Box::new(CollectingSink {
                 out: sink_out.clone(),
+                run: String::new(),
                 pending: Vec::new(),
-                staged: BTreeMap::new(),
                 last_snapshot: 0,
                 delay: sink_delay,
             }))
