@@ -12,10 +12,19 @@
 //! `notify_checkpoint_complete`. Nothing here uses keyed state.
 #![warn(missing_docs)]
 
+pub mod blackhole;
+pub mod datagen;
 pub mod file_sink;
+pub mod file_source;
 pub mod nexmark;
 pub mod options;
+pub mod print;
 #[cfg(test)]
 mod testkit;
 
+pub use blackhole::{BlackholeCounters, BlackholeSink};
+pub use datagen::{DatagenConfig, DatagenSource};
+pub use file_sink::{FileSink, FileSinkConfig};
+pub use file_source::{FileSource, FileSourceConfig};
 pub use nexmark::{NexmarkConfig, NexmarkSource, NexmarkTable};
+pub use print::{PrintConfig, PrintSink};

@@ -53,8 +53,7 @@ pub fn source_ctx_with_clock(
     }
 }
 
-/// An operator context for `info` (no keyed state), for sink tests.
-#[allow(dead_code)]
+/// An operator context for `info` (no keyed state).
 pub fn op_ctx(info: TaskInfo) -> OperatorContext {
     let ctx = OperatorContext::new(
         info,

@@ -1,17 +1,17 @@
 //! Arrow layouts of the Nexmark tables and the column builders that rows are appended to.
 //!
-//! Builders are re-created at the start of each batch with the capacity the previous batch
-//! needed, so a batch is filled without reallocation.
+//! Columns are plain vectors (values, and offsets for strings) turned into arrays without
+//! copying; string columns are checked for UTF-8 once per batch rather than once per value.
+//! Each batch's vectors are allocated with the capacity the previous batch needed, so a batch
+//! is filled without reallocation.
 
 use super::config::NexmarkTable;
 use super::fields::{AuctionRow, BidRow, PersonRow};
-use arrow::array::{
-    ArrayBuilder, ArrayRef, Int32Builder, Int64Builder, StringBuilder, StructArray, TimestampMillisecondBuilder,
-};
-use arrow::buffer::NullBuffer;
+use arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray, StructArray, TimestampMillisecondArray};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use freshet_core::Result;
+use freshet_core::{Error, Result};
 use std::sync::Arc;
 
 fn ts() -> DataType {
@@ -86,60 +86,109 @@ pub fn table_schema(table: NexmarkTable) -> SchemaRef {
     })
 }
 
-fn strings(rows: usize, bytes: usize) -> StringBuilder {
-    StringBuilder::with_capacity(rows, bytes)
+/// A string column under construction: concatenated bytes and end offsets.
+#[derive(Debug)]
+struct Utf8Column {
+    values: Vec<u8>,
+    offsets: Vec<i32>,
 }
 
-/// Remembers how many string bytes each column needed, to size the next batch's builders.
+impl Utf8Column {
+    fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            values: Vec::with_capacity(bytes),
+            offsets,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, value: &[u8]) {
+        self.values.extend_from_slice(value);
+        // Batches stay far below 2 GiB; `finish` rejects a column that does not.
+        self.offsets.push(self.values.len() as i32);
+    }
+
+    fn finish(self) -> Result<ArrayRef> {
+        if self.values.len() > i32::MAX as usize {
+            return Err(Error::Internal(
+                "nexmark: a string column exceeds 2 GiB in one batch".into(),
+            ));
+        }
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(self.offsets));
+        Ok(Arc::new(StringArray::try_new(
+            offsets,
+            Buffer::from_vec(self.values),
+            None,
+        )?))
+    }
+}
+
+fn ints(v: Vec<i64>) -> ArrayRef {
+    Arc::new(Int64Array::from(v))
+}
+
+fn times(v: Vec<i64>) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from(v))
+}
+
+/// Remembers how many string bytes each column needed, to size the next batch's columns.
 #[derive(Debug, Default)]
 struct SizeHints(Vec<usize>);
 
 impl SizeHints {
+    fn of(columns: &[&Utf8Column]) -> Self {
+        Self(columns.iter().map(|c| c.values.len()).collect())
+    }
+
     fn get(&self, i: usize, rows: usize, per_row: usize) -> usize {
-        self.0.get(i).copied().unwrap_or(rows * per_row).max(rows * per_row / 2)
+        // 1/8 slack over the last batch, so that a slightly larger batch does not reallocate.
+        let last = self.0.get(i).copied().unwrap_or(rows * per_row);
+        (last + last / 8 + 64).max(rows * per_row / 2)
     }
 }
 
-/// Builders of the bid columns.
+/// The bid columns.
 #[derive(Debug)]
 pub struct BidColumns {
-    auction: Int64Builder,
-    bidder: Int64Builder,
-    price: Int64Builder,
-    channel: StringBuilder,
-    url: StringBuilder,
-    date_time: TimestampMillisecondBuilder,
-    extra: StringBuilder,
+    auction: Vec<i64>,
+    bidder: Vec<i64>,
+    price: Vec<i64>,
+    channel: Utf8Column,
+    url: Utf8Column,
+    date_time: Vec<i64>,
+    extra: Utf8Column,
 }
 
 impl BidColumns {
-    /// Builders for `rows` rows.
+    /// Columns for `rows` rows.
     pub fn new(rows: usize) -> Self {
         Self::sized(rows, &SizeHints::default())
     }
 
     fn sized(rows: usize, h: &SizeHints) -> Self {
         Self {
-            auction: Int64Builder::with_capacity(rows),
-            bidder: Int64Builder::with_capacity(rows),
-            price: Int64Builder::with_capacity(rows),
-            channel: strings(rows, h.get(0, rows, 10)),
-            url: strings(rows, h.get(1, rows, 80)),
-            date_time: TimestampMillisecondBuilder::with_capacity(rows),
-            extra: strings(rows, h.get(2, rows, 82)),
+            auction: Vec::with_capacity(rows),
+            bidder: Vec::with_capacity(rows),
+            price: Vec::with_capacity(rows),
+            channel: Utf8Column::with_capacity(rows, h.get(0, rows, 10)),
+            url: Utf8Column::with_capacity(rows, h.get(1, rows, 80)),
+            date_time: Vec::with_capacity(rows),
+            extra: Utf8Column::with_capacity(rows, h.get(2, rows, 82)),
         }
     }
 
     /// Appends one bid.
     #[inline]
     pub fn append(&mut self, b: &BidRow<'_>) {
-        self.auction.append_value(b.auction);
-        self.bidder.append_value(b.bidder);
-        self.price.append_value(b.price);
-        self.channel.append_value(b.channel);
-        self.url.append_value(b.url);
-        self.date_time.append_value(b.date_time);
-        self.extra.append_value(b.extra);
+        self.auction.push(b.auction);
+        self.bidder.push(b.bidder);
+        self.price.push(b.price);
+        self.channel.push(b.channel.as_bytes());
+        self.url.push(b.url.as_bytes());
+        self.date_time.push(b.date_time);
+        self.extra.push(b.extra);
     }
 
     /// Appends placeholder values (a row whose struct is null in the `All` table).
@@ -151,7 +200,7 @@ impl BidColumns {
             channel: "",
             url: "",
             date_time: 0,
-            extra: "",
+            extra: b"",
         });
     }
 
@@ -165,64 +214,60 @@ impl BidColumns {
         self.len() == 0
     }
 
-    /// Finishes the columns and resets the builders for `next_rows` rows.
-    pub fn finish(&mut self, next_rows: usize) -> Vec<ArrayRef> {
-        let hints = SizeHints(vec![
-            self.channel.values_slice().len(),
-            self.url.values_slice().len(),
-            self.extra.values_slice().len(),
-        ]);
-        let mut done = std::mem::replace(self, Self::sized(next_rows, &hints));
-        vec![
-            Arc::new(done.auction.finish()),
-            Arc::new(done.bidder.finish()),
-            Arc::new(done.price.finish()),
-            Arc::new(done.channel.finish()),
-            Arc::new(done.url.finish()),
-            Arc::new(done.date_time.finish()),
-            Arc::new(done.extra.finish()),
-        ]
+    /// Finishes the columns and starts new ones for `next_rows` rows.
+    pub fn finish(&mut self, next_rows: usize) -> Result<Vec<ArrayRef>> {
+        let hints = SizeHints::of(&[&self.channel, &self.url, &self.extra]);
+        let d = std::mem::replace(self, Self::sized(next_rows, &hints));
+        Ok(vec![
+            ints(d.auction),
+            ints(d.bidder),
+            ints(d.price),
+            d.channel.finish()?,
+            d.url.finish()?,
+            times(d.date_time),
+            d.extra.finish()?,
+        ])
     }
 }
 
-/// Builders of the person columns.
+/// The person columns.
 #[derive(Debug)]
 pub struct PersonColumns {
-    id: Int64Builder,
-    name: StringBuilder,
-    email_address: StringBuilder,
-    credit_card: StringBuilder,
-    city: StringBuilder,
-    state: StringBuilder,
-    date_time: TimestampMillisecondBuilder,
-    extra: StringBuilder,
+    id: Vec<i64>,
+    name: Utf8Column,
+    email_address: Utf8Column,
+    credit_card: Utf8Column,
+    city: Utf8Column,
+    state: Utf8Column,
+    date_time: Vec<i64>,
+    extra: Utf8Column,
 }
 
 impl PersonColumns {
-    /// Builders for `rows` rows.
+    /// Columns for `rows` rows.
     pub fn new(rows: usize) -> Self {
         Self {
-            id: Int64Builder::with_capacity(rows),
-            name: strings(rows, rows * 12),
-            email_address: strings(rows, rows * 14),
-            credit_card: strings(rows, rows * 19),
-            city: strings(rows, rows * 8),
-            state: strings(rows, rows * 2),
-            date_time: TimestampMillisecondBuilder::with_capacity(rows),
-            extra: strings(rows, rows * 150),
+            id: Vec::with_capacity(rows),
+            name: Utf8Column::with_capacity(rows, rows * 12),
+            email_address: Utf8Column::with_capacity(rows, rows * 14),
+            credit_card: Utf8Column::with_capacity(rows, rows * 19),
+            city: Utf8Column::with_capacity(rows, rows * 8),
+            state: Utf8Column::with_capacity(rows, rows * 2),
+            date_time: Vec::with_capacity(rows),
+            extra: Utf8Column::with_capacity(rows, rows * 150),
         }
     }
 
     /// Appends one person.
     pub fn append(&mut self, p: &PersonRow<'_>) {
-        self.id.append_value(p.id);
-        self.name.append_value(p.name);
-        self.email_address.append_value(p.email_address);
-        self.credit_card.append_value(p.credit_card);
-        self.city.append_value(p.city);
-        self.state.append_value(p.state);
-        self.date_time.append_value(p.date_time);
-        self.extra.append_value(p.extra);
+        self.id.push(p.id);
+        self.name.push(p.name.as_bytes());
+        self.email_address.push(p.email_address.as_bytes());
+        self.credit_card.push(p.credit_card.as_bytes());
+        self.city.push(p.city.as_bytes());
+        self.state.push(p.state.as_bytes());
+        self.date_time.push(p.date_time);
+        self.extra.push(p.extra);
     }
 
     /// Appends placeholder values.
@@ -235,7 +280,7 @@ impl PersonColumns {
             city: "",
             state: "",
             date_time: 0,
-            extra: "",
+            extra: b"",
         });
     }
 
@@ -249,66 +294,66 @@ impl PersonColumns {
         self.len() == 0
     }
 
-    /// Finishes the columns and resets the builders for `next_rows` rows.
-    pub fn finish(&mut self, next_rows: usize) -> Vec<ArrayRef> {
-        let mut d = std::mem::replace(self, Self::new(next_rows));
-        vec![
-            Arc::new(d.id.finish()),
-            Arc::new(d.name.finish()),
-            Arc::new(d.email_address.finish()),
-            Arc::new(d.credit_card.finish()),
-            Arc::new(d.city.finish()),
-            Arc::new(d.state.finish()),
-            Arc::new(d.date_time.finish()),
-            Arc::new(d.extra.finish()),
-        ]
+    /// Finishes the columns and starts new ones for `next_rows` rows.
+    pub fn finish(&mut self, next_rows: usize) -> Result<Vec<ArrayRef>> {
+        let d = std::mem::replace(self, Self::new(next_rows));
+        Ok(vec![
+            ints(d.id),
+            d.name.finish()?,
+            d.email_address.finish()?,
+            d.credit_card.finish()?,
+            d.city.finish()?,
+            d.state.finish()?,
+            times(d.date_time),
+            d.extra.finish()?,
+        ])
     }
 }
 
-/// Builders of the auction columns.
+/// The auction columns.
 #[derive(Debug)]
 pub struct AuctionColumns {
-    id: Int64Builder,
-    item_name: StringBuilder,
-    description: StringBuilder,
-    initial_bid: Int64Builder,
-    reserve: Int64Builder,
-    date_time: TimestampMillisecondBuilder,
-    expires: TimestampMillisecondBuilder,
-    seller: Int64Builder,
-    category: Int64Builder,
-    extra: StringBuilder,
+    id: Vec<i64>,
+    item_name: Utf8Column,
+    description: Utf8Column,
+    initial_bid: Vec<i64>,
+    reserve: Vec<i64>,
+    date_time: Vec<i64>,
+    expires: Vec<i64>,
+    seller: Vec<i64>,
+    category: Vec<i64>,
+    extra: Utf8Column,
 }
 
 impl AuctionColumns {
-    /// Builders for `rows` rows.
+    /// Columns for `rows` rows.
     pub fn new(rows: usize) -> Self {
         Self {
-            id: Int64Builder::with_capacity(rows),
-            item_name: strings(rows, rows * 10),
-            description: strings(rows, rows * 50),
-            initial_bid: Int64Builder::with_capacity(rows),
-            reserve: Int64Builder::with_capacity(rows),
-            date_time: TimestampMillisecondBuilder::with_capacity(rows),
-            expires: TimestampMillisecondBuilder::with_capacity(rows),
-            seller: Int64Builder::with_capacity(rows),
-            category: Int64Builder::with_capacity(rows),
-            extra: strings(rows, rows * 400),
+            id: Vec::with_capacity(rows),
+            item_name: Utf8Column::with_capacity(rows, rows * 10),
+            description: Utf8Column::with_capacity(rows, rows * 50),
+            initial_bid: Vec::with_capacity(rows),
+            reserve: Vec::with_capacity(rows),
+            date_time: Vec::with_capacity(rows),
+            expires: Vec::with_capacity(rows),
+            seller: Vec::with_capacity(rows),
+            category: Vec::with_capacity(rows),
+            extra: Utf8Column::with_capacity(rows, rows * 400),
         }
     }
 
     /// Appends one auction.
     pub fn append(&mut self, a: &AuctionRow<'_>) {
-        self.id.append_value(a.id);
-        self.item_name.append_value(a.item_name);
-        self.description.append_value(a.description);
-        self.initial_bid.append_value(a.initial_bid);
-        self.reserve.append_value(a.reserve);
-        self.date_time.append_value(a.date_time);
-        self.expires.append_value(a.expires);
-        self.seller.append_value(a.seller);
-        self.category.append_value(a.category);
-        self.extra.append_value(a.extra);
+        self.id.push(a.id);
+        self.item_name.push(a.item_name.as_bytes());
+        self.description.push(a.description.as_bytes());
+        self.initial_bid.push(a.initial_bid);
+        self.reserve.push(a.reserve);
+        self.date_time.push(a.date_time);
+        self.expires.push(a.expires);
+        self.seller.push(a.seller);
+        self.category.push(a.category);
+        self.extra.push(a.extra);
     }
 
     /// Appends placeholder values.
@@ -323,7 +368,7 @@ impl AuctionColumns {
             expires: 0,
             seller: 0,
             category: 0,
-            extra: "",
+            extra: b"",
         });
     }
 
@@ -337,55 +382,55 @@ impl AuctionColumns {
         self.len() == 0
     }
 
-    /// Finishes the columns and resets the builders for `next_rows` rows.
-    pub fn finish(&mut self, next_rows: usize) -> Vec<ArrayRef> {
-        let mut d = std::mem::replace(self, Self::new(next_rows));
-        vec![
-            Arc::new(d.id.finish()),
-            Arc::new(d.item_name.finish()),
-            Arc::new(d.description.finish()),
-            Arc::new(d.initial_bid.finish()),
-            Arc::new(d.reserve.finish()),
-            Arc::new(d.date_time.finish()),
-            Arc::new(d.expires.finish()),
-            Arc::new(d.seller.finish()),
-            Arc::new(d.category.finish()),
-            Arc::new(d.extra.finish()),
-        ]
+    /// Finishes the columns and starts new ones for `next_rows` rows.
+    pub fn finish(&mut self, next_rows: usize) -> Result<Vec<ArrayRef>> {
+        let d = std::mem::replace(self, Self::new(next_rows));
+        Ok(vec![
+            ints(d.id),
+            d.item_name.finish()?,
+            d.description.finish()?,
+            ints(d.initial_bid),
+            ints(d.reserve),
+            times(d.date_time),
+            times(d.expires),
+            ints(d.seller),
+            ints(d.category),
+            d.extra.finish()?,
+        ])
     }
 }
 
-/// Builders of the `All` table: one struct per kind, only the matching one valid per row.
+/// The columns of the `All` table: one struct per kind, only the matching one valid per row.
 #[derive(Debug)]
 pub struct AllColumns {
-    event_type: Int32Builder,
+    event_type: Vec<i32>,
     person: PersonColumns,
     auction: AuctionColumns,
     bid: BidColumns,
     valid: [Vec<bool>; 3],
-    date_time: TimestampMillisecondBuilder,
+    date_time: Vec<i64>,
 }
 
 impl AllColumns {
-    /// Builders for `rows` rows.
+    /// Columns for `rows` rows.
     pub fn new(rows: usize) -> Self {
         Self {
-            event_type: Int32Builder::with_capacity(rows),
-            person: PersonColumns::new(rows / 40 + 1),
-            auction: AuctionColumns::new(rows / 12 + 1),
+            event_type: Vec::with_capacity(rows),
+            person: PersonColumns::new(rows),
+            auction: AuctionColumns::new(rows),
             bid: BidColumns::new(rows),
             valid: [
                 Vec::with_capacity(rows),
                 Vec::with_capacity(rows),
                 Vec::with_capacity(rows),
             ],
-            date_time: TimestampMillisecondBuilder::with_capacity(rows),
+            date_time: Vec::with_capacity(rows),
         }
     }
 
     fn push(&mut self, kind: usize, date_time: i64) {
-        self.event_type.append_value(kind as i32);
-        self.date_time.append_value(date_time);
+        self.event_type.push(kind as i32);
+        self.date_time.push(date_time);
         for (k, v) in self.valid.iter_mut().enumerate() {
             v.push(k == kind);
         }
@@ -425,45 +470,44 @@ impl AllColumns {
         self.len() == 0
     }
 
-    /// Finishes the columns and resets the builders for `next_rows` rows.
+    /// Finishes the columns and starts new ones for `next_rows` rows.
     pub fn finish(&mut self, next_rows: usize) -> Result<Vec<ArrayRef>> {
         let mut d = std::mem::replace(self, Self::new(next_rows));
         let [pv, av, bv] = d.valid;
-        let person = StructArray::try_new(person_fields(), d.person.finish(0), Some(NullBuffer::from(pv)))?;
-        let auction = StructArray::try_new(auction_fields(), d.auction.finish(0), Some(NullBuffer::from(av)))?;
-        let bid = StructArray::try_new(bid_fields(), d.bid.finish(0), Some(NullBuffer::from(bv)))?;
+        let person = StructArray::try_new(person_fields(), d.person.finish(0)?, Some(NullBuffer::from(pv)))?;
+        let auction = StructArray::try_new(auction_fields(), d.auction.finish(0)?, Some(NullBuffer::from(av)))?;
+        let bid = StructArray::try_new(bid_fields(), d.bid.finish(0)?, Some(NullBuffer::from(bv)))?;
         Ok(vec![
-            Arc::new(d.event_type.finish()),
+            Arc::new(Int32Array::from(d.event_type)),
             Arc::new(person),
             Arc::new(auction),
             Arc::new(bid),
-            Arc::new(d.date_time.finish()),
+            times(d.date_time),
         ])
     }
 }
 
-/// The builders of one table.
+/// The builders of one table (boxed: they are large and live once per source).
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
 pub enum TableColumns {
     /// Bids.
-    Bid(BidColumns),
+    Bid(Box<BidColumns>),
     /// Persons.
-    Person(PersonColumns),
+    Person(Box<PersonColumns>),
     /// Auctions.
-    Auction(AuctionColumns),
+    Auction(Box<AuctionColumns>),
     /// Every event.
-    All(AllColumns),
+    All(Box<AllColumns>),
 }
 
 impl TableColumns {
     /// Builders of `table` for `rows` rows.
     pub fn new(table: NexmarkTable, rows: usize) -> Self {
         match table {
-            NexmarkTable::Bid => Self::Bid(BidColumns::new(rows)),
-            NexmarkTable::Person => Self::Person(PersonColumns::new(rows)),
-            NexmarkTable::Auction => Self::Auction(AuctionColumns::new(rows)),
-            NexmarkTable::All => Self::All(AllColumns::new(rows)),
+            NexmarkTable::Bid => Self::Bid(Box::new(BidColumns::new(rows))),
+            NexmarkTable::Person => Self::Person(Box::new(PersonColumns::new(rows))),
+            NexmarkTable::Auction => Self::Auction(Box::new(AuctionColumns::new(rows))),
+            NexmarkTable::All => Self::All(Box::new(AllColumns::new(rows))),
         }
     }
 
@@ -485,9 +529,9 @@ impl TableColumns {
     /// Finishes a batch of `schema` and resets the builders for `next_rows` rows.
     pub fn finish(&mut self, schema: &SchemaRef, next_rows: usize) -> Result<RecordBatch> {
         let columns = match self {
-            Self::Bid(c) => c.finish(next_rows),
-            Self::Person(c) => c.finish(next_rows),
-            Self::Auction(c) => c.finish(next_rows),
+            Self::Bid(c) => c.finish(next_rows)?,
+            Self::Person(c) => c.finish(next_rows)?,
+            Self::Auction(c) => c.finish(next_rows)?,
             Self::All(c) => c.finish(next_rows)?,
         };
         Ok(RecordBatch::try_new(schema.clone(), columns)?)

@@ -14,9 +14,9 @@
 
 use super::config::NexmarkConfig;
 use super::model::{
-    EventModel, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID, HOT_BLOCK, ID_LEAD, NUM_CATEGORIES,
+    EventModel, EventSlot, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID, HOT_BLOCK, ID_LEAD, NUM_CATEGORIES,
 };
-use super::random::JavaRandom;
+use super::random::{Divisor, JavaRandom};
 use std::sync::Arc;
 
 const FIRST_NAMES: [&str; 11] = [
@@ -62,8 +62,8 @@ pub struct BidRow<'a> {
     pub url: &'a str,
     /// Event time (ms).
     pub date_time: i64,
-    /// Padding.
-    pub extra: &'a str,
+    /// Padding (ASCII bytes).
+    pub extra: &'a [u8],
 }
 
 /// A person, borrowing its strings from the generator.
@@ -83,8 +83,8 @@ pub struct PersonRow<'a> {
     pub state: &'static str,
     /// Event time (ms).
     pub date_time: i64,
-    /// Padding.
-    pub extra: &'a str,
+    /// Padding (ASCII bytes).
+    pub extra: &'a [u8],
 }
 
 /// An auction, borrowing its strings from the generator.
@@ -108,8 +108,8 @@ pub struct AuctionRow<'a> {
     pub seller: i64,
     /// Category id.
     pub category: i64,
-    /// Padding.
-    pub extra: &'a str,
+    /// Padding (ASCII bytes).
+    pub extra: &'a [u8],
 }
 
 /// The fixed hot urls and the channel-to-url cache.
@@ -187,34 +187,81 @@ fn append_random_string(r: &mut JavaRandom, max: i32, special: u8, out: &mut Str
     }
 }
 
+/// The length rule of Beam's `nextExtra` for one record size: `remaining - delta + U[0, 2 delta)`
+/// characters, where `remaining = average - current` and `delta = round(0.2 remaining)`.
+#[derive(Clone, Copy, Debug)]
+struct ExtraLength {
+    skip: bool,
+    base: i32,
+    spread: Option<Divisor>,
+}
+
+impl ExtraLength {
+    fn new(current: i32, average: i32) -> Self {
+        let remaining = average - current;
+        let delta = round_half_up(remaining as f64 * 0.2) as i32;
+        Self {
+            skip: current > average,
+            base: remaining - delta,
+            spread: (delta != 0).then(|| Divisor::new(2 * delta)),
+        }
+    }
+}
+
 /// Appends Beam's `nextExtra`: padding so that the record is about `average` bytes. Characters
 /// come from `'a' + (v % 26)` of signed ints, so they span ASCII 72..=122.
-fn append_extra(r: &mut JavaRandom, current: i32, average: i32, out: &mut String) {
-    if current > average {
+fn append_extra(r: &mut JavaRandom, current: i32, average: i32, out: &mut Vec<u8>) {
+    append_extra_with(r, ExtraLength::new(current, average), out);
+}
+
+fn append_extra_with(r: &mut JavaRandom, plan: ExtraLength, out: &mut Vec<u8>) {
+    if plan.skip {
         return;
     }
-    let remaining = average - current;
-    let delta = (remaining as f64 * 0.2).round() as i32;
-    let mut len = remaining - delta + if delta == 0 { 0 } else { r.next_int_bounded(2 * delta) };
-    out.reserve(len.max(0) as usize);
-    let mut rnd = 0i32;
-    let mut left = 0;
-    while len > 0 {
-        if left == 0 {
-            rnd = r.next_int();
-            left = 6;
+    let len = plan.base + plan.spread.map_or(0, |d| r.next_int_by(&d));
+    let len = len.max(0) as usize;
+    let end = out.len() + len;
+    out.reserve(len + 6);
+    // Six characters per 32-bit draw (a fresh draw for the last partial group), as in Beam:
+    // character i of draw x is `'a' + (x / 26^i) % 26` with Java's truncating division and
+    // signed remainder, i.e. `'a' ± (|x| / 26^i) % 26` with the sign of x. The quotients are
+    // unsigned divisions by constants, computed independently (truncating division composes).
+    let mut left = len;
+    while left > 0 {
+        let x = r.next_int();
+        let y = x.unsigned_abs();
+        let q = [
+            y,
+            y / 26,
+            y / 676,
+            y / 17_576,
+            y / 456_976,
+            y / 11_881_376,
+            y / 308_915_776,
+        ];
+        let sign: i32 = if x < 0 { -1 } else { 1 };
+        let mut group = [0u8; 6];
+        for (i, c) in group.iter_mut().enumerate() {
+            *c = (b'a' as i32 + sign * (q[i] - 26 * q[i + 1]) as i32) as u8;
         }
-        out.push((b'a' as i32 + rnd % 26) as u8 as char);
-        rnd /= 26;
-        left -= 1;
-        len -= 1;
+        // Whole groups copy without a call to memcpy; the excess is cut below.
+        out.extend_from_slice(&group);
+        left = left.saturating_sub(6);
     }
+    out.truncate(end);
+}
+
+/// Java's `Math.round` for non-negative values below 2^52: `floor(x + 0.5)`, where the sum is
+/// exact for `x >= 0.5` (so no libm call on the hot path).
+#[inline]
+fn round_half_up(x: f64) -> i64 {
+    (x + 0.5) as i64
 }
 
 /// Beam's `PriceGenerator`: log-uniform over 100 .. 100,000,000 cents.
 #[inline]
 fn next_price(r: &mut JavaRandom) -> i64 {
-    (10f64.powf(r.next_double() * 6.0) * 100.0).round() as i64
+    round_half_up(10f64.powf(r.next_double() * 6.0) * 100.0)
 }
 
 /// Draws events' fields. One per source subtask; holds reusable string buffers.
@@ -229,13 +276,16 @@ pub struct FieldGenerator {
     num_active_people: i64,
     avg_person: i32,
     avg_auction: i32,
-    avg_bid: i32,
     bidder_offset: i64,
+    bid_extra: ExtraLength,
+    /// The usual bounds of the non-hot person and auction draws (once enough exist).
+    active_people_bound: Divisor,
+    in_flight_bound: Divisor,
     channels: Arc<ChannelTable>,
     buf_a: String,
     buf_b: String,
     buf_c: String,
-    extra: String,
+    extra: Vec<u8>,
 }
 
 impl FieldGenerator {
@@ -252,17 +302,19 @@ impl FieldGenerator {
             num_active_people: config.num_active_people as i64,
             avg_person: ratio(config.avg_person_byte_size),
             avg_auction: ratio(config.avg_auction_byte_size),
-            avg_bid: ratio(config.avg_bid_byte_size),
             bidder_offset: if config.bidder_offset_quirk {
                 2 * FIRST_PERSON_ID
             } else {
                 FIRST_PERSON_ID
             },
+            bid_extra: ExtraLength::new(32, ratio(config.avg_bid_byte_size)),
+            active_people_bound: Divisor::new(ratio(config.num_active_people).saturating_add(ID_LEAD as i32)),
+            in_flight_bound: Divisor::new(ratio(config.num_in_flight_auctions).saturating_add(1 + ID_LEAD as i32)),
             channels,
             buf_a: String::with_capacity(128),
             buf_b: String::with_capacity(128),
             buf_c: String::with_capacity(32),
-            extra: String::with_capacity(512),
+            extra: Vec::with_capacity(512),
         }
     }
 
@@ -278,32 +330,44 @@ impl FieldGenerator {
 
     /// A random recent person (base 0): one of the last `num_active_people` or up to 10 ahead.
     #[inline]
-    fn next_base0_person_id(&self, id: i64, r: &mut JavaRandom) -> i64 {
-        let people = self.model.last_base0_person_id(id) + 1;
+    fn next_base0_person_id(&self, s: EventSlot, r: &mut JavaRandom) -> i64 {
+        let people = self.model.last_base0_person_id(s) + 1;
         let active = people.min(self.num_active_people);
-        people - active + r.next_long_bounded(active + ID_LEAD)
+        let n = active + ID_LEAD;
+        let draw = if n == self.active_people_bound.bound() as i64 && n < i32::MAX as i64 {
+            r.next_int_by(&self.active_people_bound) as i64
+        } else {
+            r.next_long_bounded(n)
+        };
+        people - active + draw
     }
 
     /// A random in-flight auction (base 0), up to 10 ahead of the last one.
     #[inline]
-    fn next_base0_auction_id(&self, id: i64, r: &mut JavaRandom) -> i64 {
-        let last = self.model.last_base0_auction_id(id);
+    fn next_base0_auction_id(&self, s: EventSlot, r: &mut JavaRandom) -> i64 {
+        let last = self.model.last_base0_auction_id(s);
         let min = (last - self.num_in_flight_auctions).max(0);
-        min + r.next_long_bounded(last - min + 1 + ID_LEAD)
+        let n = last - min + 1 + ID_LEAD;
+        let draw = if n == self.in_flight_bound.bound() as i64 && n < i32::MAX as i64 {
+            r.next_int_by(&self.in_flight_bound) as i64
+        } else {
+            r.next_long_bounded(n)
+        };
+        min + draw
     }
 
-    /// The bid of event `id` at time `date_time`.
-    pub fn bid(&mut self, id: i64, date_time: i64) -> BidRow<'_> {
-        let mut r = self.random(id);
+    /// The bid of the event in slot `s` at time `date_time`.
+    pub fn bid(&mut self, s: EventSlot, date_time: i64) -> BidRow<'_> {
+        let mut r = self.random(s.id);
         let auction = if r.next_int_bounded(self.hot_auction_ratio) > 0 {
-            (self.model.last_base0_auction_id(id) / HOT_BLOCK) * HOT_BLOCK
+            (self.model.last_base0_auction_id(s) / HOT_BLOCK) * HOT_BLOCK
         } else {
-            self.next_base0_auction_id(id, &mut r)
+            self.next_base0_auction_id(s, &mut r)
         } + FIRST_AUCTION_ID;
         let bidder = if r.next_int_bounded(self.hot_bidders_ratio) > 0 {
-            (self.model.last_base0_person_id(id) / HOT_BLOCK) * HOT_BLOCK + 1
+            (self.model.last_base0_person_id(s) / HOT_BLOCK) * HOT_BLOCK + 1
         } else {
-            self.next_base0_person_id(id, &mut r)
+            self.next_base0_person_id(s, &mut r)
         } + self.bidder_offset;
         let price = next_price(&mut r);
         let (channel, url) = if r.next_int_bounded(HOT_CHANNELS_RATIO) > 0 {
@@ -313,7 +377,7 @@ impl FieldGenerator {
             self.channels.channel(r.next_int_bounded(CHANNELS) as usize)
         };
         self.extra.clear();
-        append_extra(&mut r, 32, self.avg_bid, &mut self.extra);
+        append_extra_with(&mut r, self.bid_extra, &mut self.extra);
         BidRow {
             auction,
             bidder,
@@ -325,10 +389,10 @@ impl FieldGenerator {
         }
     }
 
-    /// The person of event `id` at time `date_time`.
-    pub fn person(&mut self, id: i64, date_time: i64) -> PersonRow<'_> {
-        let mut r = self.random(id);
-        let person_id = self.model.last_base0_person_id(id) + FIRST_PERSON_ID;
+    /// The person of the event in slot `s` at time `date_time`.
+    pub fn person(&mut self, s: EventSlot, date_time: i64) -> PersonRow<'_> {
+        let mut r = self.random(s.id);
+        let person_id = self.model.last_base0_person_id(s) + FIRST_PERSON_ID;
         let (name, email, card) = (&mut self.buf_a, &mut self.buf_b, &mut self.buf_c);
         name.clear();
         name.push_str(FIRST_NAMES[r.next_int_bounded(FIRST_NAMES.len() as i32) as usize]);
@@ -366,14 +430,15 @@ impl FieldGenerator {
         }
     }
 
-    /// The auction of event `id`, with (adjusted) event number `number`, at time `date_time`.
-    pub fn auction(&mut self, id: i64, number: i64, date_time: i64) -> AuctionRow<'_> {
-        let mut r = self.random(id);
-        let auction_id = self.model.last_base0_auction_id(id) + FIRST_AUCTION_ID;
+    /// The auction of the event in slot `s`, with (adjusted) event number `number`, at time
+    /// `date_time`.
+    pub fn auction(&mut self, s: EventSlot, number: i64, date_time: i64) -> AuctionRow<'_> {
+        let mut r = self.random(s.id);
+        let auction_id = self.model.last_base0_auction_id(s) + FIRST_AUCTION_ID;
         let seller = if r.next_int_bounded(self.hot_sellers_ratio) > 0 {
-            (self.model.last_base0_person_id(id) / HOT_BLOCK) * HOT_BLOCK
+            (self.model.last_base0_person_id(s) / HOT_BLOCK) * HOT_BLOCK
         } else {
-            self.next_base0_person_id(id, &mut r)
+            self.next_base0_person_id(s, &mut r)
         } + FIRST_PERSON_ID;
         let category = FIRST_CATEGORY_ID + r.next_int_bounded(NUM_CATEGORIES) as i64;
         let initial_bid = next_price(&mut r);
@@ -423,19 +488,68 @@ mod tests {
         }
     }
 
+    /// The unsigned digit extraction equals Java's signed loop for every kind of int.
+    #[test]
+    fn extra_characters_match_javas_signed_loop() {
+        let java = |mut rnd: i32| -> Vec<u8> {
+            (0..6)
+                .map(|_| {
+                    let c = (b'a' as i32 + rnd % 26) as u8;
+                    rnd /= 26;
+                    c
+                })
+                .collect()
+        };
+        let mut r = JavaRandom::new(5);
+        let mut ints: Vec<i32> = (0..200_000).map(|_| r.next_int()).collect();
+        ints.extend([
+            0,
+            1,
+            -1,
+            25,
+            -25,
+            26,
+            -26,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+            308_915_776,
+            -308_915_776,
+        ]);
+        for x in ints {
+            // Replay x through append_extra: a generator whose next_int yields x is not at hand,
+            // so compare the digit formula directly.
+            let y = x.unsigned_abs();
+            let q = [
+                y,
+                y / 26,
+                y / 676,
+                y / 17_576,
+                y / 456_976,
+                y / 11_881_376,
+                y / 308_915_776,
+            ];
+            let sign: i32 = if x < 0 { -1 } else { 1 };
+            let ours: Vec<u8> = (0..6)
+                .map(|i| (b'a' as i32 + sign * (q[i] - 26 * q[i + 1]) as i32) as u8)
+                .collect();
+            assert_eq!(ours, java(x), "{x}");
+        }
+    }
+
     #[test]
     fn extra_lengths_and_alphabet() {
         let mut r = JavaRandom::new(11);
         let (mut min, mut max) = (usize::MAX, 0);
         for _ in 0..20_000 {
-            let mut s = String::new();
+            let mut s = Vec::new();
             append_extra(&mut r, 32, 100, &mut s);
             min = min.min(s.len());
             max = max.max(s.len());
-            assert!(s.bytes().all(|b| (72..=122).contains(&b)));
+            assert!(s.iter().all(|b| (72..=122).contains(b)));
         }
         assert_eq!((min, max), (54, 81));
-        let mut s = String::new();
+        let mut s = Vec::new();
         append_extra(&mut r, 600, 500, &mut s);
         assert!(s.is_empty());
     }

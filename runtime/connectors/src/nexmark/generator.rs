@@ -4,7 +4,7 @@
 
 use super::columns::TableColumns;
 use super::fields::FieldGenerator;
-use super::model::{generator_range, EventKind, GeneratorRange};
+use super::model::{generator_range, EventKind, EventModel, EventSlot, EventTime, GeneratorRange};
 use super::NexmarkConfig;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,60 @@ pub struct GeneratorPosition {
     pub of: u32,
     /// Events (of every kind) it has emitted or skipped.
     pub emitted: u64,
+}
+
+/// Walks a generator's events: event `n` has number `adjusted(first_number + n)` and id
+/// `first_id + number`. In order (the default) consecutive ids are stepped without division.
+struct Cursor<'m> {
+    model: &'m EventModel,
+    first_id: i64,
+    n: u64,
+    slot: EventSlot,
+    time: EventTime,
+}
+
+impl<'m> Cursor<'m> {
+    fn new(model: &'m EventModel, first_id: i64, n: u64) -> Self {
+        let number = model.adjusted_number(model.event_number(n));
+        Self {
+            model,
+            first_id,
+            n,
+            slot: model.slot(first_id + number),
+            time: model.time_at(number),
+        }
+    }
+
+    /// The current event's slot.
+    #[inline]
+    fn slot(&self) -> EventSlot {
+        self.slot
+    }
+
+    /// The current event's (adjusted) number.
+    #[inline]
+    fn number(&self) -> i64 {
+        self.slot.id - self.first_id
+    }
+
+    /// The current event's time (ms).
+    #[inline]
+    fn time(&self) -> i64 {
+        self.time.ms
+    }
+
+    #[inline]
+    fn advance(&mut self) {
+        self.n += 1;
+        if self.model.in_order() {
+            self.slot = self.model.next_slot(self.slot);
+            self.time = self.model.next_time(self.time);
+        } else {
+            let number = self.model.adjusted_number(self.model.event_number(self.n));
+            self.slot = self.model.slot(self.first_id + number);
+            self.time = self.model.time_at(number);
+        }
+    }
 }
 
 /// One logical generator and its progress.
@@ -80,55 +134,54 @@ impl LogicalGenerator {
     ) -> Filled {
         let start_rows = columns.len();
         let end = self.range.max_events.min(self.emitted.saturating_add(max_events));
-        let first_id = self.range.first_event_id;
         let start = self.emitted;
-        let mut n = self.emitted;
         let model = fields.model().clone();
+        let mut at = Cursor::new(&model, self.range.first_event_id, self.emitted);
+        let mut n = self.emitted;
         match columns {
             TableColumns::Bid(c) => {
                 let mut rows = start_rows;
                 while n < end && rows < max_rows {
-                    let number = model.adjusted_number(model.event_number(n));
-                    let id = first_id + number;
-                    n += 1;
-                    if model.kind(id) == EventKind::Bid {
-                        let row = fields.bid(id, model.timestamp(number));
-                        c.append(&row);
+                    let slot = at.slot();
+                    if model.kind(slot) == EventKind::Bid {
+                        c.append(&fields.bid(slot, at.time()));
                         rows += 1;
                     }
+                    n += 1;
+                    at.advance();
                 }
             }
             TableColumns::Person(c) => {
                 while n < end && c.len() < max_rows {
-                    let number = model.adjusted_number(model.event_number(n));
-                    let id = first_id + number;
-                    n += 1;
-                    if model.kind(id) == EventKind::Person {
-                        c.append(&fields.person(id, model.timestamp(number)));
+                    let slot = at.slot();
+                    if model.kind(slot) == EventKind::Person {
+                        c.append(&fields.person(slot, at.time()));
                     }
+                    n += 1;
+                    at.advance();
                 }
             }
             TableColumns::Auction(c) => {
                 while n < end && c.len() < max_rows {
-                    let number = model.adjusted_number(model.event_number(n));
-                    let id = first_id + number;
-                    n += 1;
-                    if model.kind(id) == EventKind::Auction {
-                        c.append(&fields.auction(id, number, model.timestamp(number)));
+                    let (slot, number) = (at.slot(), at.number());
+                    if model.kind(slot) == EventKind::Auction {
+                        c.append(&fields.auction(slot, number, at.time()));
                     }
+                    n += 1;
+                    at.advance();
                 }
             }
             TableColumns::All(c) => {
                 while n < end && c.len() < max_rows {
-                    let number = model.adjusted_number(model.event_number(n));
-                    let id = first_id + number;
-                    let ts = model.timestamp(number);
-                    n += 1;
-                    match model.kind(id) {
-                        EventKind::Person => c.append_person(&fields.person(id, ts)),
-                        EventKind::Auction => c.append_auction(&fields.auction(id, number, ts)),
-                        EventKind::Bid => c.append_bid(&fields.bid(id, ts)),
+                    let (slot, number) = (at.slot(), at.number());
+                    let ts = at.time();
+                    match model.kind(slot) {
+                        EventKind::Person => c.append_person(&fields.person(slot, ts)),
+                        EventKind::Auction => c.append_auction(&fields.auction(slot, number, ts)),
+                        EventKind::Bid => c.append_bid(&fields.bid(slot, ts)),
                     }
+                    n += 1;
+                    at.advance();
                 }
             }
         }

@@ -41,6 +41,24 @@ impl EventKind {
     }
 }
 
+/// An event id with its place in the kind cycle: `id = epoch * (p + a + b) + offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventSlot {
+    /// The event id.
+    pub id: i64,
+    epoch: i64,
+    offset: i64,
+}
+
+/// An event time in ms with the remainder `(number · 1000 · G) mod rate` (reduced) of its
+/// computation, so that the next number's time is found by addition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventTime {
+    /// Event time, ms since the epoch.
+    pub ms: i64,
+    rem: u64,
+}
+
 /// The configuration-derived constants of the event stream.
 #[derive(Clone, Debug)]
 pub struct EventModel {
@@ -53,6 +71,9 @@ pub struct EventModel {
     /// Timestamp offset in ms of event number `e` is `floor(e * ts_num / ts_den)`.
     ts_num: u64,
     ts_den: u64,
+    /// `ts_num / ts_den` and `ts_num % ts_den`: one event's step in ms and remainder.
+    step_ms: i64,
+    step_rem: u64,
     /// Events until `num_in_flight_auctions` more auctions exist (auction length horizon).
     auction_lookahead: i64,
 }
@@ -76,45 +97,76 @@ impl EventModel {
             base_time_ms: config.base_time_ms,
             ts_num: num / g,
             ts_den: den / g,
+            step_ms: ((num / g) / (den / g)) as i64,
+            step_rem: (num / g) % (den / g),
             auction_lookahead: config.num_in_flight_auctions as i64 * total / auction,
         }
     }
 
-    /// The kind of the event with id `id`.
+    /// The slot of event `id` in the kind cycle.
     #[inline]
-    pub fn kind(&self, id: i64) -> EventKind {
-        let r = id % self.total_proportion;
-        if r < self.person_proportion {
+    pub fn slot(&self, id: i64) -> EventSlot {
+        let epoch = id / self.total_proportion;
+        EventSlot {
+            id,
+            epoch,
+            offset: id - epoch * self.total_proportion,
+        }
+    }
+
+    /// The slot of the event after `s` (`id + 1`), without a division.
+    #[inline]
+    pub fn next_slot(&self, s: EventSlot) -> EventSlot {
+        if s.offset + 1 == self.total_proportion {
+            EventSlot {
+                id: s.id + 1,
+                epoch: s.epoch + 1,
+                offset: 0,
+            }
+        } else {
+            EventSlot {
+                id: s.id + 1,
+                epoch: s.epoch,
+                offset: s.offset + 1,
+            }
+        }
+    }
+
+    /// The kind of the event in slot `s`.
+    #[inline]
+    pub fn kind(&self, s: EventSlot) -> EventKind {
+        if s.offset < self.person_proportion {
             EventKind::Person
-        } else if r < self.person_proportion + self.auction_proportion {
+        } else if s.offset < self.person_proportion + self.auction_proportion {
             EventKind::Auction
         } else {
             EventKind::Bid
         }
     }
 
-    /// The id (base 0) of the last person created at or before event `id`.
+    /// The id (base 0) of the last person created at or before the event in slot `s`.
     #[inline]
-    pub fn last_base0_person_id(&self, id: i64) -> i64 {
-        let epoch = id / self.total_proportion;
-        let offset = (id % self.total_proportion).min(self.person_proportion - 1);
-        epoch * self.person_proportion + offset
+    pub fn last_base0_person_id(&self, s: EventSlot) -> i64 {
+        s.epoch * self.person_proportion + s.offset.min(self.person_proportion - 1)
     }
 
-    /// The id (base 0) of the last auction created at or before event `id`.
+    /// The id (base 0) of the last auction created at or before the event in slot `s`.
     #[inline]
-    pub fn last_base0_auction_id(&self, id: i64) -> i64 {
-        let mut epoch = id / self.total_proportion;
-        let mut offset = id % self.total_proportion;
-        if offset < self.person_proportion {
-            epoch -= 1;
-            offset = self.auction_proportion - 1;
-        } else if offset >= self.person_proportion + self.auction_proportion {
-            offset = self.auction_proportion - 1;
+    pub fn last_base0_auction_id(&self, s: EventSlot) -> i64 {
+        let (epoch, offset) = if s.offset < self.person_proportion {
+            (s.epoch - 1, self.auction_proportion - 1)
+        } else if s.offset >= self.person_proportion + self.auction_proportion {
+            (s.epoch, self.auction_proportion - 1)
         } else {
-            offset -= self.person_proportion;
-        }
+            (s.epoch, s.offset - self.person_proportion)
+        };
         epoch * self.auction_proportion + offset
+    }
+
+    /// Whether events come in id order (no out-of-order groups).
+    #[inline]
+    pub fn in_order(&self) -> bool {
+        self.out_of_order_group == 1
     }
 
     /// The event number after `emitted` events of a generator, before reordering.
@@ -136,12 +188,27 @@ impl EventModel {
     /// Event time (ms since the epoch) of event number `number` on a generator's timeline.
     #[inline]
     pub fn timestamp(&self, number: i64) -> i64 {
-        let e = number.max(0) as u64;
-        let offset = match e.checked_mul(self.ts_num) {
-            Some(p) => p / self.ts_den,
-            None => ((e as u128 * self.ts_num as u128) / self.ts_den as u128) as u64,
-        };
-        self.base_time_ms + offset as i64
+        self.time_at(number).ms
+    }
+
+    /// The event time of `number` with the remainder of its division, to step from.
+    pub fn time_at(&self, number: i64) -> EventTime {
+        let scaled = number.max(0) as u128 * self.ts_num as u128;
+        EventTime {
+            ms: self.base_time_ms + (scaled / self.ts_den as u128) as i64,
+            rem: (scaled % self.ts_den as u128) as u64,
+        }
+    }
+
+    /// The event time of the number after `t`'s, without a division.
+    #[inline]
+    pub fn next_time(&self, t: EventTime) -> EventTime {
+        let (mut ms, mut rem) = (t.ms + self.step_ms, t.rem + self.step_rem);
+        if rem >= self.ts_den {
+            rem -= self.ts_den;
+            ms += 1;
+        }
+        EventTime { ms, rem }
     }
 
     /// How many events ahead the auction-length horizon looks.
@@ -207,26 +274,52 @@ mod tests {
                 1..=3 => EventKind::Auction,
                 _ => EventKind::Bid,
             };
-            assert_eq!(m.kind(id), expect, "id {id}");
+            assert_eq!(m.kind(m.slot(id)), expect, "id {id}");
+        }
+    }
+
+    #[test]
+    fn stepped_times_equal_computed_times() {
+        for (rate, generators) in [(10_000, 8), (10_000_000, 8), (7, 3), (1, 100), (999_983, 5)] {
+            let m = EventModel::new(&NexmarkConfig {
+                rate,
+                generators,
+                ..NexmarkConfig::default()
+            });
+            let mut t = m.time_at(1_000_003);
+            for n in 1_000_004..1_002_000 {
+                t = m.next_time(t);
+                assert_eq!(t, m.time_at(n), "rate {rate}, generators {generators}, number {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn next_slot_equals_slot_of_next_id() {
+        let m = EventModel::new(&NexmarkConfig::default());
+        let mut s = m.slot(7);
+        for id in 8..300 {
+            s = m.next_slot(s);
+            assert_eq!(s, m.slot(id));
         }
     }
 
     #[test]
     fn last_ids() {
         let m = EventModel::new(&NexmarkConfig::default());
-        assert_eq!(m.last_base0_person_id(0), 0);
-        assert_eq!(m.last_base0_person_id(49), 0);
-        assert_eq!(m.last_base0_person_id(50), 1);
-        assert_eq!(m.last_base0_person_id(120), 2);
+        assert_eq!(m.last_base0_person_id(m.slot(0)), 0);
+        assert_eq!(m.last_base0_person_id(m.slot(49)), 0);
+        assert_eq!(m.last_base0_person_id(m.slot(50)), 1);
+        assert_eq!(m.last_base0_person_id(m.slot(120)), 2);
         // A person slot looks back to the previous epoch's last auction.
-        assert_eq!(m.last_base0_auction_id(50), 2);
-        assert_eq!(m.last_base0_auction_id(0), -1);
+        assert_eq!(m.last_base0_auction_id(m.slot(50)), 2);
+        assert_eq!(m.last_base0_auction_id(m.slot(0)), -1);
         // Auction slots 1..=3 are auctions 3q + 0..=2.
-        assert_eq!(m.last_base0_auction_id(51), 3);
-        assert_eq!(m.last_base0_auction_id(53), 5);
+        assert_eq!(m.last_base0_auction_id(m.slot(51)), 3);
+        assert_eq!(m.last_base0_auction_id(m.slot(53)), 5);
         // A bid slot sees this epoch's last auction.
-        assert_eq!(m.last_base0_auction_id(54), 5);
-        assert_eq!(m.last_base0_auction_id(99), 5);
+        assert_eq!(m.last_base0_auction_id(m.slot(54)), 5);
+        assert_eq!(m.last_base0_auction_id(m.slot(99)), 5);
     }
 
     #[test]

@@ -57,6 +57,26 @@ impl JavaRandom {
         }
     }
 
+    /// `nextInt(bound)` for a bound prepared as a [`Divisor`]: the same value, with the
+    /// remainder taken by multiplication instead of a division.
+    #[inline]
+    pub fn next_int_by(&mut self, d: &Divisor) -> i32 {
+        let bound = d.bound as i32;
+        let mut r = self.next(31);
+        let m = bound - 1;
+        if bound & m == 0 {
+            return ((bound as i64 * r as i64) >> 31) as i32;
+        }
+        let mut u = r;
+        loop {
+            r = d.rem(u as u32) as i32;
+            if u.wrapping_sub(r).wrapping_add(m) >= 0 {
+                return r;
+            }
+            u = self.next(31);
+        }
+    }
+
     /// `nextLong()`: two 32-bit draws, high word first (signed addition as in Java).
     #[inline]
     pub fn next_long(&mut self) -> i64 {
@@ -81,6 +101,38 @@ impl JavaRandom {
         } else {
             (self.next_long() % n).wrapping_abs()
         }
+    }
+}
+
+/// A positive `i32` bound with its precomputed reciprocal, for remainders without division
+/// (Lemire's "fastmod": exact for every 32-bit numerator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Divisor {
+    bound: u32,
+    magic: u64,
+}
+
+impl Divisor {
+    /// Prepares `bound` (clamped to at least 1).
+    pub fn new(bound: i32) -> Self {
+        let bound = bound.max(1) as u32;
+        Self {
+            bound,
+            magic: (u64::MAX / bound as u64).wrapping_add(1),
+        }
+    }
+
+    /// The bound.
+    #[inline]
+    pub fn bound(&self) -> i32 {
+        self.bound as i32
+    }
+
+    /// `n % bound`.
+    #[inline]
+    pub fn rem(&self, n: u32) -> u32 {
+        let low = self.magic.wrapping_mul(n as u64);
+        ((low as u128 * self.bound as u128) >> 64) as u32
     }
 }
 
@@ -114,6 +166,25 @@ mod tests {
         // nextInt(2): the top bit of next(31).
         let v = r.next_int_bounded(2);
         assert!(v == 0 || v == 1);
+    }
+
+    #[test]
+    fn divisor_remainders_and_draws_match() {
+        let mut r = JavaRandom::new(9);
+        for bound in [1, 2, 3, 7, 26, 28, 111, 1010, 10_000, 65_537, i32::MAX] {
+            let d = Divisor::new(bound);
+            for n in [0u32, 1, 25, 26, 27, u32::MAX, i32::MAX as u32, 123_456_789] {
+                assert_eq!(d.rem(n), n % bound as u32, "{n} % {bound}");
+            }
+            for _ in 0..2000 {
+                let n = r.next_int() as u32;
+                assert_eq!(d.rem(n), n % bound as u32);
+            }
+            let (mut a, mut b) = (JavaRandom::new(bound as i64), JavaRandom::new(bound as i64));
+            for _ in 0..2000 {
+                assert_eq!(a.next_int_by(&d), b.next_int_bounded(bound));
+            }
+        }
     }
 
     #[test]

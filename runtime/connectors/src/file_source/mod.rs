@@ -1,0 +1,369 @@
+//! File sources: CSV (with or without a header line) and JSON lines, read with arrow's decoders
+//! against a given schema.
+//!
+//! **Splits are files.** The position of a file is `{path, offset, line, done}`: the byte offset
+//! of the next unread line (and how many lines precede it, for error messages), so a restore
+//! resumes mid-file with neither duplicates nor gaps. One snapshot item per file a subtask owns,
+//! finished ones included, so a restore never reads a file twice.
+//!
+//! **Bounded** (no `monitor_interval`): the path (a file, or every visible file of a directory)
+//! is listed once at the first start; file `k` of the sorted listing has index `k` (also its
+//! split id) and is read by subtask `k % p`. After a restore a subtask reads exactly the files
+//! whose positions it was handed, so the set of files is the one of the first run, whatever the
+//! parallelism. The source is `Finished` once its files are.
+//!
+//! **Continuous** (`monitor_interval` set): the directory is listed every interval; a new file's
+//! index is a stable hash of its name (so every subtask agrees without coordination, whatever
+//! order files appear in) and subtask `index % p` reads it. Files are read once, to their end at
+//! the time of reading; write files elsewhere and move them in. Never `Finished`. A restore at
+//! the same parallelism is exact (each subtask gets its own items back, which include every file
+//! it ever owned). After a restore into another parallelism a subtask resumes the files it is
+//! handed and treats a listed file as new only if it is newer than anything the old run had
+//! listed, which is exact unless files appear with old modification times.
+//!
+//! A line that does not parse fails the source with an error naming the file and line.
+
+mod discovery;
+mod reader;
+
+use crate::options::OptionReader;
+use arrow::datatypes::SchemaRef;
+use discovery::{list, path_index};
+use freshet_core::{CheckpointId, Clock, Error, Result};
+use freshet_dataflow::{Source, SourceContext, SourcePoll};
+use reader::{Decoding, OpenFile};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The record format of the files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Comma (or other delimiter) separated values, one record per line.
+    Csv,
+    /// One JSON object per line.
+    #[default]
+    Json,
+}
+
+impl FileFormat {
+    /// Parses `csv` or `json` (also `json-lines`, `jsonl`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "json" | "jsonl" | "json-lines" | "ndjson" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Configuration of a file source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// A file, or a directory whose visible files are read.
+    pub path: PathBuf,
+    /// CSV or JSON lines.
+    pub format: FileFormat,
+    /// Whether each CSV file starts with a header line (skipped).
+    pub csv_header: bool,
+    /// The CSV field delimiter.
+    pub csv_delimiter: char,
+    /// Poll the directory for new files this often (continuous); `None` reads once (bounded).
+    pub monitor_interval_ms: Option<u64>,
+}
+
+impl Default for FileSourceConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::new(),
+            format: FileFormat::Json,
+            csv_header: false,
+            csv_delimiter: ',',
+            monitor_interval_ms: None,
+        }
+    }
+}
+
+/// Option keys of [`FileSourceConfig::from_options`].
+pub const FILE_SOURCE_OPTIONS: &[&str] = &[
+    "path",
+    "format",
+    "csv.header",
+    "csv.field-delimiter",
+    "source.monitor-interval",
+];
+
+impl FileSourceConfig {
+    /// Builds a config from `WITH` options; `path` is required.
+    pub fn from_options(options: &BTreeMap<String, String>) -> Result<Self> {
+        let r = OptionReader::new("filesystem source", options, FILE_SOURCE_OPTIONS, |_| false)?;
+        let mut c = Self {
+            path: PathBuf::from(
+                r.raw("path")
+                    .ok_or_else(|| Error::Config("filesystem source: option 'path' is required".into()))?,
+            ),
+            ..Self::default()
+        };
+        if let Some(f) = r.raw("format") {
+            c.format = FileFormat::parse(f).ok_or_else(|| r.invalid("format", f, "expected csv or json"))?;
+        }
+        if let Some(h) = r.bool("csv.header")? {
+            c.csv_header = h;
+        }
+        if let Some(d) = r.byte_char("csv.field-delimiter")? {
+            c.csv_delimiter = d as char;
+        }
+        c.monitor_interval_ms = r.duration_ms("source.monitor-interval")?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the values.
+    pub fn validate(&self) -> Result<()> {
+        if self.path.as_os_str().is_empty() {
+            return Err(Error::Config("filesystem source: 'path' is required".into()));
+        }
+        if !self.csv_delimiter.is_ascii() {
+            return Err(Error::Config(
+                "filesystem source: 'csv_delimiter' must be an ASCII character".into(),
+            ));
+        }
+        if self.monitor_interval_ms == Some(0) {
+            return Err(Error::Config(
+                "filesystem source: 'monitor_interval' must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The snapshot item of one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePosition {
+    /// The file.
+    pub path: String,
+    /// Its index (bounded: in the sorted listing; continuous: the name hash).
+    pub index: u32,
+    /// Byte offset of the next unread line.
+    pub offset: u64,
+    /// Lines before `offset`.
+    pub line: u64,
+    /// Whether it has been read to its end.
+    pub done: bool,
+    /// Continuous mode: the newest modification time (ms) the writing subtask had listed.
+    #[serde(default)]
+    pub listed_until_ms: i64,
+    /// The parallelism of the run that wrote this position.
+    #[serde(default)]
+    pub of: u32,
+}
+
+struct OwnedFile {
+    pos: FilePosition,
+    split: u32,
+}
+
+/// A CSV or JSON-lines file source.
+pub struct FileSource {
+    config: FileSourceConfig,
+    decoding: Decoding,
+    files: Vec<OwnedFile>,
+    /// Index in `files` of the file being read, with its open handle.
+    current: Option<(usize, OpenFile)>,
+    batch_size: usize,
+    subtask: u32,
+    parallelism: u32,
+    clock: Option<Arc<dyn Clock>>,
+    last_scan_ms: Option<i64>,
+    /// Continuous: files newer than this are new even if not in our restored items.
+    new_after_ms: Option<i64>,
+    listed_until_ms: i64,
+    known: HashSet<String>,
+    finished: VecDeque<u32>,
+}
+
+impl FileSource {
+    /// A source reading `config.path` as records of `schema`.
+    pub fn new(schema: SchemaRef, config: FileSourceConfig) -> Result<Self> {
+        config.validate()?;
+        let decoding = Decoding {
+            schema,
+            format: config.format,
+            csv_header: config.csv_header,
+            csv_delimiter: config.csv_delimiter as u8,
+        };
+        Ok(Self {
+            config,
+            decoding,
+            files: Vec::new(),
+            current: None,
+            batch_size: 1,
+            subtask: 0,
+            parallelism: 1,
+            clock: None,
+            last_scan_ms: None,
+            new_after_ms: None,
+            listed_until_ms: 0,
+            known: HashSet::new(),
+            finished: VecDeque::new(),
+        })
+    }
+
+    fn continuous(&self) -> bool {
+        self.config.monitor_interval_ms.is_some()
+    }
+
+    /// Takes ownership of a file, giving it a split id unique within this subtask.
+    fn adopt(&mut self, pos: FilePosition) {
+        let mut split = pos.index;
+        while self.files.iter().any(|f| f.split == split) {
+            split = split.wrapping_add(1);
+        }
+        self.known.insert(pos.path.clone());
+        self.files.push(OwnedFile { pos, split });
+    }
+
+    /// Continuous mode: lists the directory and adopts the new files this subtask owns.
+    fn scan(&mut self) -> Result<Vec<u32>> {
+        let mut added = Vec::new();
+        for f in list(&self.config.path)? {
+            self.listed_until_ms = self.listed_until_ms.max(f.modified_ms);
+            let path = f.path.to_string_lossy().into_owned();
+            let index = path_index(&f.path);
+            if self.known.contains(&path) || index % self.parallelism != self.subtask {
+                continue;
+            }
+            if self.new_after_ms.is_some_and(|t| f.modified_ms <= t) {
+                // Listed by the old run; its position went to whichever subtask was handed it.
+                self.known.insert(path);
+                continue;
+            }
+            tracing::debug!(path = %path, subtask = self.subtask, "file source: new file");
+            self.adopt(FilePosition {
+                path,
+                index,
+                offset: 0,
+                line: 0,
+                done: false,
+                listed_until_ms: 0,
+                of: 0,
+            });
+            added.push(self.files.len() - 1);
+        }
+        Ok(added.into_iter().map(|i| self.files[i].split).collect())
+    }
+}
+
+impl Source for FileSource {
+    fn schema(&self) -> SchemaRef {
+        self.decoding.schema.clone()
+    }
+
+    fn open(&mut self, ctx: &mut SourceContext) -> Result<Vec<u32>> {
+        self.subtask = ctx.info.subtask.0;
+        self.parallelism = ctx.info.parallelism.max(1);
+        self.batch_size = ctx.batch_size.max(1);
+        self.clock = Some(ctx.clock.clone());
+        if ctx.restored.is_empty() {
+            if !self.continuous() {
+                for (k, f) in list(&self.config.path)?.into_iter().enumerate() {
+                    if k as u32 % self.parallelism == self.subtask {
+                        self.adopt(FilePosition {
+                            path: f.path.to_string_lossy().into_owned(),
+                            index: k as u32,
+                            offset: 0,
+                            line: 0,
+                            done: false,
+                            listed_until_ms: 0,
+                            of: 0,
+                        });
+                    }
+                }
+            } else if ctx.info.restored_checkpoint.is_some() {
+                tracing::warn!(
+                    subtask = self.subtask,
+                    "file source: restored without positions; files listed before the restore may be read twice"
+                );
+            }
+        } else {
+            let mut cutoff = i64::MIN;
+            let mut rescaled = false;
+            for item in &ctx.restored {
+                let pos: FilePosition = serde_json::from_value(item.clone())
+                    .map_err(|e| Error::State(format!("file source: unreadable restored position {item}: {e}")))?;
+                cutoff = cutoff.max(pos.listed_until_ms);
+                rescaled |= pos.of != self.parallelism;
+                self.adopt(pos);
+            }
+            self.files.sort_by_key(|f| f.pos.index);
+            // With our own items back (same parallelism) `known` is exact; otherwise files
+            // the old run had listed may belong to items handed to another subtask.
+            self.new_after_ms = rescaled.then_some(cutoff);
+        }
+        self.finished = self.files.iter().filter(|f| f.pos.done).map(|f| f.split).collect();
+        Ok(self.files.iter().map(|f| f.split).collect())
+    }
+
+    fn poll_batch(&mut self) -> Result<SourcePoll> {
+        if let Some(split) = self.finished.pop_front() {
+            return Ok(SourcePoll::SplitFinished(split));
+        }
+        if self.current.is_none() {
+            if let Some(i) = self.files.iter().position(|f| !f.pos.done) {
+                let p = &self.files[i].pos;
+                self.current = Some((i, OpenFile::open(std::path::Path::new(&p.path), p.offset, p.line)?));
+            }
+        }
+        let Some((i, file)) = self.current.as_mut() else {
+            let Some(interval) = self.config.monitor_interval_ms else {
+                return Ok(SourcePoll::Finished);
+            };
+            let now = self.clock.as_ref().map_or(0, |c| c.now_ms());
+            if self.last_scan_ms.is_some_and(|t| now - t < interval as i64) {
+                return Ok(SourcePoll::Pending);
+            }
+            self.last_scan_ms = Some(now);
+            self.scan()?;
+            return Ok(SourcePoll::Pending);
+        };
+        let i = *i;
+        let chunk = file.read(&self.decoding, self.batch_size)?;
+        let f = &mut self.files[i];
+        f.pos.offset = chunk.offset;
+        f.pos.line = chunk.line;
+        if chunk.eof {
+            f.pos.done = true;
+            self.finished.push_back(f.split);
+            self.current = None;
+        }
+        let split = f.split;
+        match chunk.batch {
+            Some(batch) if batch.num_rows() > 0 => Ok(SourcePoll::Batch { split, batch }),
+            _ => Ok(match self.finished.pop_front() {
+                Some(s) => SourcePoll::SplitFinished(s),
+                None => SourcePoll::Pending,
+            }),
+        }
+    }
+
+    fn snapshot(&mut self, _checkpoint: CheckpointId) -> Result<Vec<serde_json::Value>> {
+        let listed = self.listed_until_ms;
+        self.files
+            .iter()
+            .map(|f| {
+                let pos = FilePosition {
+                    listed_until_ms: listed,
+                    of: self.parallelism,
+                    ..f.pos.clone()
+                };
+                serde_json::to_value(pos).map_err(Error::from)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
