@@ -21,7 +21,9 @@
 //! use freshet_dataflow::testing::{test_task_info, OperatorHarness};
 //! use freshet_dataflow::Operator;
 //! use freshet_state::BackendKind;
-//! # fn my_operator() -> Box<dyn Operator> { unimplemented!() }
+//! # fn my_operator() -> Box<dyn Operator> {
+//! #     Box::new(freshet_dataflow::ops::batch_fn::BatchFnOperator::new(std::sync::Arc::new(|b| Ok(Some(b)))))
+//! # }
 //! # fn main() -> freshet_core::Result<()> {
 //! let mut h = OperatorHarness::new(|_: &_| Ok(my_operator()), test_task_info("op"), Some(BackendKind::Heap))?;
 //! // h.process(batch)?; h.watermark(10)?; ...
