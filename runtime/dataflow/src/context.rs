@@ -3,9 +3,10 @@
 
 use crate::timers::{TimeDomain, Timer, TimerService};
 use freshet_core::{
-    CheckpointId, Clock, Error, KeyGroup, KeyGroupRange, OperatorUid, Result, SubtaskIndex, WATERMARK_MIN,
+    CheckpointId, CheckpointKind, Clock, Error, KeyGroup, KeyGroupRange, OperatorUid, Result, SubtaskIndex,
+    WATERMARK_MIN,
 };
-use freshet_state::KeyedStateBackend;
+use freshet_state::{KeyedStateBackend, StateSnapshot};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -131,27 +132,27 @@ impl OperatorContext {
             namespace: namespace.to_vec(),
             domain,
         };
-        let backend = self.state.as_deref_mut().ok_or_else(|| {
-            Error::Config(format!(
+        if self.state.is_none() {
+            return Err(Error::Config(format!(
                 "operator '{}' uses timers but is not keyed",
                 self.info.operator_name
-            ))
-        })?;
-        self.timers.register(backend, timer)
+            )));
+        }
+        self.timers.register(timer)
     }
 
     /// Deletes a timer.
     pub fn delete_timer(&mut self, timer: &Timer) -> Result<()> {
-        match self.state.as_deref_mut() {
-            Some(backend) => self.timers.delete(backend, timer),
+        match self.state {
+            Some(_) => self.timers.delete(timer),
             None => Ok(()),
         }
     }
 
     /// Removes and returns the earliest due timer of `domain` at or before `upto`.
     pub fn pop_due_timer(&mut self, domain: TimeDomain, upto: i64) -> Result<Option<Timer>> {
-        match self.state.as_deref_mut() {
-            Some(backend) => self.timers.pop_due(backend, domain, upto),
+        match self.state {
+            Some(_) => self.timers.pop_due(domain, upto),
             None => Ok(None),
         }
     }
@@ -206,8 +207,25 @@ impl OperatorContext {
         self.counters.late_records_dropped.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The keyed state backend, if any (engine only: snapshots).
+    /// The keyed state backend, if any (engine only: notifications). Timers may not have reached
+    /// it yet: snapshot through [`OperatorContext::snapshot_keyed_state`].
     pub fn backend_mut(&mut self) -> Option<&mut (dyn KeyedStateBackend + 'static)> {
         self.state.as_deref_mut()
+    }
+
+    /// Snapshots the keyed state (engine only), after writing the timers changed since the last
+    /// snapshot into it. `None` for a non-keyed operator.
+    pub fn snapshot_keyed_state(
+        &mut self,
+        checkpoint: CheckpointId,
+        kind: CheckpointKind,
+    ) -> Result<Option<Box<dyn StateSnapshot>>> {
+        match self.state.as_deref_mut() {
+            Some(backend) => {
+                self.timers.flush(backend)?;
+                Ok(Some(backend.snapshot(checkpoint, kind)?))
+            }
+            None => Ok(None),
+        }
     }
 }

@@ -318,11 +318,10 @@ impl OperatorHarness {
         } else {
             CheckpointKind::Savepoint
         };
-        let backend = self
+        let snapshot = self
             .ctx
-            .backend_mut()
+            .snapshot_keyed_state(id, checkpoint_kind)?
             .ok_or_else(|| Error::Internal("keyed harness without a state backend".into()))?;
-        let snapshot = backend.snapshot(id, checkpoint_kind)?;
         let storage = Arc::new(CheckpointStorage::local(&self.dir.path().join("checkpoints"))?);
         let uid = self.info.operator_uid.clone();
         let subtask = self.info.subtask;

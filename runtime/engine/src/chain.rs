@@ -166,14 +166,10 @@ impl Chain {
                 .operator
                 .snapshot(checkpoint, &mut op.ctx)
                 .map_err(|e| e.in_operator(&op.name, subtask))?;
-            let keyed = match op.ctx.backend_mut() {
-                Some(backend) => Some(
-                    backend
-                        .snapshot(checkpoint, kind)
-                        .map_err(|e| e.in_operator(&op.name, subtask))?,
-                ),
-                None => None,
-            };
+            let keyed = op
+                .ctx
+                .snapshot_keyed_state(checkpoint, kind)
+                .map_err(|e| e.in_operator(&op.name, subtask))?;
             parts.push(OperatorSnapshotPart {
                 uid: op.uid.clone(),
                 keyed,
