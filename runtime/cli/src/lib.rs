@@ -13,3 +13,4 @@ pub mod bench;
 pub mod examples;
 pub mod options;
 pub mod runner;
+pub mod sql;

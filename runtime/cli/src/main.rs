@@ -1,5 +1,6 @@
 //! The `freshet` binary. Subcommands:
 //! - `freshet example --list` / `freshet example hot-items ...`: built-in example jobs;
+//! - `freshet run JOB.sql` / `freshet explain JOB.sql`: SQL jobs;
 //! - `freshet bench`: throughput table of the built-in benchmark jobs.
 
 use anyhow::Context;
@@ -18,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a SQL script (statements set one job; Ctrl-C stops it with a savepoint).
+    Run(freshet_cli::sql::RunArgs),
+    /// Print the streaming plan of a SQL script: operators, parallelism, partitioning, state, uids.
+    Explain(freshet_cli::sql::ExplainArgs),
     /// Run a built-in example job (`--list` shows them).
     Example(ExampleArgs),
     /// Measure throughput (events/s per core) of the built-in benchmark jobs.
@@ -38,6 +43,8 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
+            Command::Run(args) => freshet_cli::sql::run(args).await,
+            Command::Explain(args) => freshet_cli::sql::explain(args).await,
             Command::Example(args) => freshet_cli::examples::run(args).await,
             Command::Bench(args) => freshet_cli::bench::run(args).await,
         }

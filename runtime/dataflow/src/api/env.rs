@@ -108,6 +108,69 @@ impl StreamEnv {
         DataStream::new(self.clone(), id, None, schema)
     }
 
+    /// Adds an operator fed by several streams: each `(stream, input)` pair connects `stream`,
+    /// with its own partitioning (e.g. `key_by` for a keyed input), to the operator's input
+    /// index `input` (several streams may share an index: a union). The operator runs at the
+    /// default parallelism unless every input is forwarded from nodes of one parallelism.
+    pub fn add_multi_input(
+        &self,
+        name: &str,
+        inputs: &[(DataStream, usize)],
+        output_schema: SchemaRef,
+        factory: Arc<dyn crate::graph::OperatorFactory>,
+        keyed: bool,
+        description: String,
+    ) -> DataStream {
+        let uid = self.unique_uid(name);
+        let mut b = self.inner.borrow_mut();
+        let id = NodeId(b.graph.nodes.len());
+        let upstream: Vec<u32> = inputs
+            .iter()
+            .map(|(s, _)| b.graph.nodes[s.node.0].parallelism)
+            .collect();
+        let all_forward = inputs
+            .iter()
+            .all(|(s, _)| s.partitioning == freshet_core::Partitioning::Forward);
+        let parallelism = match upstream.first() {
+            Some(&p) if all_forward && upstream.iter().all(|&q| q == p) => p,
+            _ => b.default_parallelism,
+        };
+        b.graph.nodes.push(Node {
+            id,
+            uid,
+            name: name.to_string(),
+            parallelism,
+            kind: NodeKind::Operator { factory },
+            output_schema: output_schema.clone(),
+            keyed,
+            side_outputs: Vec::new(),
+            description,
+        });
+        for (stream, input) in inputs {
+            let partitioning = if stream.partitioning == freshet_core::Partitioning::Forward
+                && b.graph.nodes[stream.node.0].parallelism != parallelism
+            {
+                freshet_core::Partitioning::Rebalance
+            } else {
+                stream.partitioning.clone()
+            };
+            b.graph.edges.push(crate::graph::Edge {
+                from: stream.node,
+                to: id,
+                partitioning,
+                side_output: stream.side_output.clone(),
+                input_index: *input,
+            });
+        }
+        drop(b);
+        DataStream::new(self.clone(), id, None, output_schema)
+    }
+
+    /// Sets the one-line description of `node` shown by `explain`.
+    pub fn describe(&self, node: NodeId, description: impl Into<String>) {
+        self.inner.borrow_mut().graph.nodes[node.0].description = description.into();
+    }
+
     /// The finished, validated graph.
     pub fn build(&self) -> Result<JobGraph> {
         let graph = self.inner.borrow().graph.clone();

@@ -29,6 +29,12 @@ impl KeyedStream {
         &self.key_columns
     }
 
+    /// The stream, hash-partitioned by the key columns (e.g. as one input of a multi-input
+    /// keyed operator).
+    pub fn stream(&self) -> &DataStream {
+        &self.stream
+    }
+
     /// The input schema.
     pub fn schema(&self) -> &SchemaRef {
         self.stream.schema()

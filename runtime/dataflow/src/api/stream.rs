@@ -49,6 +49,16 @@ impl DataStream {
         self.node
     }
 
+    /// The environment the stream belongs to.
+    pub fn env(&self) -> &StreamEnv {
+        &self.env
+    }
+
+    /// How the next operator's input is distributed.
+    pub fn partitioning(&self) -> &Partitioning {
+        &self.partitioning
+    }
+
     /// Adds a node fed by this stream.
     pub(crate) fn add_node(
         &self,
