@@ -315,3 +315,116 @@ fn ctrl_c_stops_with_a_savepoint_and_prints_its_path() {
         .count();
     assert_eq!(hidden_left, 0, "checkpoint 1's files were committed");
 }
+
+/// A SQL job: bids of a bounded (optionally throttled) Nexmark run counted per auction in
+/// 10 s windows sliding every 2 s, into exactly-once CSV files in `out`.
+fn sql_job(dir: &Path, name: &str, out: &Path, throttle: Option<u64>) -> PathBuf {
+    let throttle = throttle
+        .map(|rate| format!(", 'max-events-per-second' = '{rate}'"))
+        .unwrap_or_default();
+    let sql = format!(
+        "CREATE TABLE bid (
+            auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+            date_time TIMESTAMP(3), extra STRING,
+            WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND
+        ) WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '60000'{throttle});
+        CREATE TABLE hot (auction BIGINT, num BIGINT, window_end TIMESTAMP(3))
+        WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+        INSERT INTO hot
+        SELECT auction, COUNT(*), window_end
+        FROM TABLE(HOP(TABLE bid, DESCRIPTOR(date_time), INTERVAL '2' SECOND, INTERVAL '10' SECOND))
+        GROUP BY auction, window_start, window_end;",
+        out.display()
+    );
+    let path = dir.join(format!("{name}.sql"));
+    std::fs::write(&path, sql).unwrap();
+    path
+}
+
+#[test]
+fn sql_run_killed_and_restored_gives_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference_out = dir.path().join("sql-reference");
+    let reference = sql_job(dir.path(), "reference", &reference_out, None);
+    let status = freshet(&[
+        "run",
+        reference.to_str().unwrap(),
+        "--checkpoint-dir",
+        dir.path().join("ref-chk").to_str().unwrap(),
+    ]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let expected = committed_lines(&reference_out);
+    assert!(expected.len() > 1_000, "{} lines", expected.len());
+
+    let out = dir.path().join("sql-killed");
+    let chk = dir.path().join("sql-chk");
+    let throttled = sql_job(dir.path(), "throttled", &out, Some(15_000));
+    let args = |restore: bool| {
+        let mut a = vec![
+            "run".to_string(),
+            throttled.to_string_lossy().into_owned(),
+            "--parallelism".into(),
+            "2".into(),
+            "--state-backend".into(),
+            "rocksdb".into(),
+            "--checkpoint-dir".into(),
+            chk.to_string_lossy().into_owned(),
+            "--checkpoint-interval".into(),
+            "200ms".into(),
+        ];
+        if restore {
+            a.extend(["--restore".to_string(), "latest".into()]);
+        }
+        a
+    };
+    let mut child = Command::new(BIN)
+        .args(args(false))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("a completed checkpoint", Duration::from_secs(60), || {
+        completed_checkpoints(&chk) > 0
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // Resume from the newest completed checkpoint; the sink's files of the killed run that no
+    // checkpoint covers are discarded.
+    let status = Command::new(BIN).args(args(true)).output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let mut lines = committed_lines(&out);
+    lines.retain(|l| !l.starts_with("auction,"));
+    let mut expected = expected;
+    expected.retain(|l| !l.starts_with("auction,"));
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn sql_explain_shows_uids_and_errors_name_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sql_job(dir.path(), "job", &dir.path().join("out"), None);
+    let explained = freshet(&["explain", job.to_str().unwrap(), "-p", "3"]);
+    assert!(
+        explained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&explained.stderr)
+    );
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(text.contains("uid 'source-bid'"), "{text}");
+    assert!(text.contains("uid 'window-agg-"), "{text}");
+    assert!(text.contains("via hash(auction)"), "{text}");
+    assert!(text.contains("parallelism 3"), "{text}");
+
+    let bad = dir.path().join("bad.sql");
+    std::fs::write(
+        &bad,
+        "CREATE TABLE t (a BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5');\nCREATE TABLE o (a BIGINT) WITH ('connector' = 'print');\nINSERT INTO o\nSELECT b FROM t;",
+    )
+    .unwrap();
+    let failed = freshet(&["run", bad.to_str().unwrap()]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("bad.sql:4:8:"), "{stderr}");
+    assert!(stderr.contains("No field named b"), "{stderr}");
+}
