@@ -428,3 +428,130 @@ fn sql_explain_shows_uids_and_errors_name_file_line_and_column() {
     assert!(stderr.contains("bad.sql:4:8:"), "{stderr}");
     assert!(stderr.contains("No field named b"), "{stderr}");
 }
+
+/// A SQL script with the hot-items INSERT (`hot`) and/or a second one counting bids per
+/// bidder in tumbling windows (`bidders`).
+fn sql_script(dir: &Path, name: &str, with_hot: bool, with_bidders: bool, throttle: Option<u64>) -> PathBuf {
+    let throttle = throttle
+        .map(|rate| format!(", 'max-events-per-second' = '{rate}'"))
+        .unwrap_or_default();
+    let mut sql = format!(
+        "CREATE TABLE bid (
+            auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+            date_time TIMESTAMP(3), extra STRING,
+            WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND
+        ) WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '60000'{throttle});
+        CREATE TABLE hot (auction BIGINT, num BIGINT, window_end TIMESTAMP(3))
+        WITH ('connector' = 'filesystem', 'path' = '{0}/hot', 'format' = 'csv');
+        CREATE TABLE bidders (bidder BIGINT, num BIGINT, window_end TIMESTAMP(3))
+        WITH ('connector' = 'filesystem', 'path' = '{0}/bidders', 'format' = 'csv');",
+        dir.display()
+    );
+    if with_hot {
+        sql.push_str(
+            "INSERT INTO hot SELECT auction, COUNT(*), window_end
+             FROM TABLE(HOP(TABLE bid, DESCRIPTOR(date_time), INTERVAL '2' SECOND, INTERVAL '10' SECOND))
+             GROUP BY auction, window_start, window_end;",
+        );
+    }
+    if with_bidders {
+        sql.push_str(
+            "INSERT INTO bidders SELECT bidder, COUNT(*), window_end
+             FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(date_time), INTERVAL '5' SECOND))
+             GROUP BY bidder, window_start, window_end;",
+        );
+    }
+    let path = dir.join(format!("{name}.sql"));
+    std::fs::write(&path, sql).unwrap();
+    path
+}
+
+fn data_lines(dir: &Path) -> Vec<String> {
+    let mut lines = committed_lines(dir);
+    lines.retain(|l| !l.contains("num,window_end"));
+    lines
+}
+
+#[test]
+fn sql_changed_script_restores_its_unchanged_operators_from_a_savepoint() {
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = sql_script(reference_dir.path(), "v1", true, false, None);
+    let status = freshet(&[
+        "run",
+        reference.to_str().unwrap(),
+        "--checkpoint-dir",
+        reference_dir.path().join("chk").to_str().unwrap(),
+    ]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let expected = data_lines(&reference_dir.path().join("hot"));
+    assert!(expected.len() > 1_000);
+
+    // v1, throttled, stopped with a savepoint (Ctrl-C) part-way.
+    let dir = tempfile::tempdir().unwrap();
+    let chk = dir.path().join("chk");
+    let v1 = sql_script(dir.path(), "v1", true, false, Some(15_000));
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            v1.to_str().unwrap(),
+            "--checkpoint-dir",
+            chk.to_str().unwrap(),
+            "--checkpoint-interval",
+            "200ms",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a completed checkpoint", Duration::from_secs(60), || {
+        completed_checkpoints(&chk) > 0
+    });
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let savepoint = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .expect("savepoint path")
+        .trim()
+        .to_string();
+
+    // v3 drops the hot-items INSERT: its state has no operator to go to.
+    let v3 = sql_script(dir.path(), "v3", false, true, None);
+    let refused = freshet(&[
+        "run",
+        v3.to_str().unwrap(),
+        "--checkpoint-dir",
+        chk.to_str().unwrap(),
+        "--restore",
+        &savepoint,
+    ]);
+    assert!(
+        !refused.status.success(),
+        "restoring without the hot-items operator must be refused"
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("window-agg-"),
+        "the error names the operator's uid: {stderr}"
+    );
+
+    // v2 adds an INSERT: the window aggregation keeps its uid, restores its state, and the
+    // hot-items output over both runs equals the uninterrupted run's.
+    let v2 = sql_script(dir.path(), "v2", true, true, None);
+    let status = freshet(&[
+        "run",
+        v2.to_str().unwrap(),
+        "--checkpoint-dir",
+        chk.to_str().unwrap(),
+        "--restore",
+        &savepoint,
+    ]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert_eq!(data_lines(&dir.path().join("hot")), expected);
+    assert!(!data_lines(&dir.path().join("bidders")).is_empty());
+}
