@@ -1,5 +1,5 @@
-//! The exactly-once file sink: JSON lines (or CSV) in a local directory, visible only once the
-//! checkpoint that covers them completes.
+//! The exactly-once file sink: JSON lines, CSV or Parquet files in a local directory, visible
+//! only once the checkpoint that covers them completes.
 //!
 //! # Protocol — the directory listing is the sink's durable record
 //!
@@ -25,9 +25,13 @@
 //! these steps is repaired by the next restore. Because the record is the directory itself,
 //! nothing is kept in operator state and rescaling needs no redistribution.
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use freshet_core::{CheckpointId, Error, Result};
 use freshet_dataflow::{Collector, Operator, OperatorContext};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -43,6 +47,9 @@ pub enum FileFormat {
     Json,
     /// CSV with a header line per file.
     Csv,
+    /// Apache Parquet (Snappy-compressed); each file is closed, with its footer, before it is
+    /// committed.
+    Parquet,
 }
 
 /// Configuration of the file sink.
@@ -91,9 +98,10 @@ impl FileSinkConfig {
             config.format = match f.as_str() {
                 "json" => FileFormat::Json,
                 "csv" => FileFormat::Csv,
+                "parquet" => FileFormat::Parquet,
                 other => {
                     return Err(Error::Config(format!(
-                        "option 'format': unknown format '{other}'; expected json or csv"
+                        "option 'format': unknown format '{other}'; expected json, csv or parquet"
                     )))
                 }
             };
@@ -112,14 +120,38 @@ impl FileSinkConfig {
         match self.format {
             FileFormat::Json => "jsonl",
             FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
         }
     }
 }
 
+/// Where a file's rows go: encoded text, or a Parquet writer (which buffers a row group).
+enum FileWriter {
+    Text(BufWriter<File>),
+    Parquet(ArrowWriter<File>),
+}
+
 struct OpenFile {
     seq: u64,
-    writer: BufWriter<File>,
+    writer: FileWriter,
     bytes: u64,
+}
+
+impl OpenFile {
+    /// Flushes everything (for Parquet: the footer) and syncs the file to disk.
+    fn finish(self) -> Result<()> {
+        let file = match self.writer {
+            FileWriter::Text(mut w) => {
+                w.flush().map_err(|e| Error::io("flushing a sink file", e))?;
+                w.into_inner()
+                    .map_err(|e| Error::io("flushing a sink file", e.into_error()))?
+            }
+            FileWriter::Parquet(w) => w
+                .into_inner()
+                .map_err(|e| Error::Internal(format!("finishing a Parquet sink file: {e}")))?,
+        };
+        file.sync_all().map_err(|e| Error::io("syncing a sink file", e))
+    }
 }
 
 /// The exactly-once file sink operator.
@@ -231,31 +263,34 @@ impl FileSink {
     }
 
     fn close_current(&mut self, checkpoint: u64) -> Result<()> {
-        if let Some(mut file) = self.current.take() {
-            file.writer.flush().map_err(|e| Error::io("flushing a sink file", e))?;
-            file.writer
-                .get_ref()
-                .sync_all()
-                .map_err(|e| Error::io("syncing a sink file", e))?;
-            let from = self.hidden(&self.run_id, self.subtask, file.seq, &PartState::InProgress);
-            let to = self.hidden(&self.run_id, self.subtask, file.seq, &PartState::Pending(checkpoint));
+        if let Some(file) = self.current.take() {
+            let seq = file.seq;
+            file.finish()?;
+            let from = self.hidden(&self.run_id, self.subtask, seq, &PartState::InProgress);
+            let to = self.hidden(&self.run_id, self.subtask, seq, &PartState::Pending(checkpoint));
             std::fs::rename(&from, &to).map_err(|e| Error::io(format!("renaming {}", from.display()), e))?;
-            self.pending.push((checkpoint, file.seq));
+            self.pending.push((checkpoint, seq));
         }
         Ok(())
     }
 
-    fn open_file(&mut self) -> Result<&mut OpenFile> {
+    fn open_file(&mut self, schema: &SchemaRef) -> Result<&mut OpenFile> {
         if self.current.is_none() {
             let seq = self.next_seq;
             self.next_seq += 1;
             let path = self.hidden(&self.run_id, self.subtask, seq, &PartState::InProgress);
             let file = File::create(&path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-            self.current = Some(OpenFile {
-                seq,
-                writer: BufWriter::with_capacity(256 * 1024, file),
-                bytes: 0,
-            });
+            let writer = match self.config.format {
+                FileFormat::Parquet => {
+                    let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+                    FileWriter::Parquet(
+                        ArrowWriter::try_new(file, schema.clone(), Some(properties))
+                            .map_err(|e| Error::Internal(format!("opening a Parquet sink file: {e}")))?,
+                    )
+                }
+                FileFormat::Json | FileFormat::Csv => FileWriter::Text(BufWriter::with_capacity(256 * 1024, file)),
+            };
+            self.current = Some(OpenFile { seq, writer, bytes: 0 });
         }
         self.current
             .as_mut()
@@ -274,6 +309,7 @@ impl FileSink {
                 let mut w = arrow::csv::WriterBuilder::new().with_header(header).build(&mut buf);
                 w.write(batch)?;
             }
+            FileFormat::Parquet => return Err(Error::Internal("Parquet batches are not encoded as text".into())),
         }
         Ok(buf)
     }
@@ -303,14 +339,27 @@ impl Operator for FileSink {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let header = self.current.as_ref().is_none_or(|f| f.bytes == 0);
-        let bytes = self.encode(&batch, header)?;
         let roll = self.config.roll_bytes;
-        let file = self.open_file()?;
-        file.writer
-            .write_all(&bytes)
-            .map_err(|e| Error::io("writing a sink file", e))?;
-        file.bytes += bytes.len() as u64;
+        let encoded = match self.config.format {
+            FileFormat::Parquet => None,
+            FileFormat::Json | FileFormat::Csv => {
+                let header = self.current.as_ref().is_none_or(|f| f.bytes == 0);
+                Some(self.encode(&batch, header)?)
+            }
+        };
+        let file = self.open_file(&batch.schema())?;
+        match (&mut file.writer, encoded) {
+            (FileWriter::Text(w), Some(bytes)) => {
+                w.write_all(&bytes).map_err(|e| Error::io("writing a sink file", e))?;
+                file.bytes += bytes.len() as u64;
+            }
+            (FileWriter::Parquet(w), None) => {
+                w.write(&batch)
+                    .map_err(|e| Error::Internal(format!("writing a Parquet sink file: {e}")))?;
+                file.bytes = (w.bytes_written() + w.in_progress_size()) as u64;
+            }
+            _ => return Err(Error::Internal("a sink file of the wrong format".into())),
+        }
         if file.bytes >= roll {
             // Rolled files wait for the next checkpoint like the others.
             let next = self.last_checkpoint + 1;

@@ -123,3 +123,53 @@ fn parses_hidden_names() {
     );
     assert_eq!(parse_hidden("part-a-0-0.jsonl"), None);
 }
+
+#[test]
+fn parquet_files_are_complete_and_readable_once_committed() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut c = ctx(tmp.path(), "r1", None);
+    let mut config = FileSinkConfig::new(out.clone());
+    config.format = FileFormat::Parquet;
+    let mut s = FileSink::new(config).unwrap();
+    let mut col = Collector::new();
+    s.open(&mut c).unwrap();
+    s.process_batch(0, batch(&[1, 2, 3]), &mut c, &mut col).unwrap();
+    s.process_batch(0, batch(&[4]), &mut c, &mut col).unwrap();
+    s.snapshot(CheckpointId(1), &mut c).unwrap();
+    s.process_batch(0, batch(&[5]), &mut c, &mut col).unwrap();
+    s.notify_checkpoint_complete(CheckpointId(1), &mut c).unwrap();
+    let committed: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert_eq!(committed.len(), 1, "only checkpoint 1's file is visible");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&committed[0]).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut values = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        let column = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+        values.extend(column.values().iter().copied());
+    }
+    assert_eq!(values, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn parquet_is_a_format_option() {
+    let mut options = BTreeMap::new();
+    options.insert("path".to_string(), "/tmp/x".to_string());
+    options.insert("format".to_string(), "parquet".to_string());
+    assert_eq!(
+        FileSinkConfig::from_options(&options).unwrap().format,
+        FileFormat::Parquet
+    );
+    options.insert("format".to_string(), "orc".to_string());
+    let e = FileSinkConfig::from_options(&options).unwrap_err().to_string();
+    assert!(e.contains("json, csv or parquet"), "{e}");
+}

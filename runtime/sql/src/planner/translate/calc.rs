@@ -56,5 +56,4 @@ impl Translator<'_> {
         }
         Ok(())
     }
-
 }

@@ -217,7 +217,6 @@ impl Translator<'_> {
             )),
         }
     }
-
 }
 
 /// `expr` cast to `data_type` (left alone if DataFusion can tell it already has that type).

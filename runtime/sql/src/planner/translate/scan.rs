@@ -218,5 +218,4 @@ impl Translator<'_> {
         });
         Ok(stream)
     }
-
 }

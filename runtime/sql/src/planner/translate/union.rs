@@ -48,5 +48,4 @@ impl Translator<'_> {
             changelog: false,
         })
     }
-
 }
