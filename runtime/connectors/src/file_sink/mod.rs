@@ -128,7 +128,7 @@ impl FileSinkConfig {
 /// Where a file's rows go: encoded text, or a Parquet writer (which buffers a row group).
 enum FileWriter {
     Text(BufWriter<File>),
-    Parquet(ArrowWriter<File>),
+    Parquet(Box<ArrowWriter<File>>),
 }
 
 struct OpenFile {
@@ -283,10 +283,10 @@ impl FileSink {
             let writer = match self.config.format {
                 FileFormat::Parquet => {
                     let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-                    FileWriter::Parquet(
+                    FileWriter::Parquet(Box::new(
                         ArrowWriter::try_new(file, schema.clone(), Some(properties))
                             .map_err(|e| Error::Internal(format!("opening a Parquet sink file: {e}")))?,
-                    )
+                    ))
                 }
                 FileFormat::Json | FileFormat::Csv => FileWriter::Text(BufWriter::with_capacity(256 * 1024, file)),
             };

@@ -2,7 +2,12 @@
 
 pub mod calc;
 pub mod changelog;
+pub mod changelog_print;
 pub mod computed_source;
+pub mod group_aggregate;
+pub mod join;
 
 pub use calc::{CalcOperator, CalcProgram, UnionOperator};
+pub use changelog_print::ChangelogPrintSink;
 pub use computed_source::ComputedSource;
+pub use group_aggregate::{GroupAggKind, GroupAggSpec, GroupAggregateConfig, GroupAggregateOperator, ValueType};

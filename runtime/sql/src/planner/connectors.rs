@@ -4,7 +4,9 @@
 
 use crate::ddl::{TableDdl, CONNECTOR_OPTION};
 use crate::error::{Result, SqlError};
+use crate::ops::ChangelogPrintSink;
 use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::sql::sqlparser::tokenizer::Location;
 use freshet_connectors::{
     BlackholeSink, DatagenConfig, DatagenSource, FileSink, FileSinkConfig, FileSource, FileSourceConfig, NexmarkConfig,
     NexmarkSource, PrintConfig, PrintSink,
@@ -109,6 +111,38 @@ pub fn sink_factory(ddl: &TableDdl) -> Result<SinkBuilder> {
             ))
         }
         other => Err(unknown_connector(ddl, other, "write to", SINK_CONNECTORS)),
+    }
+}
+
+/// The sink of `ddl` for a changelog query (whose batches end with the row-kind column), or
+/// the planning error saying why the sink cannot take one. `at` is the INSERT.
+pub fn changelog_sink_factory(ddl: &TableDdl, at: Location) -> Result<SinkBuilder> {
+    let options = connector_options(ddl);
+    let name = &ddl.name;
+    match ddl.connector() {
+        "print" => {
+            let config = PrintConfig::from_options(&options).map_err(|e| option_error(ddl, e))?;
+            Ok(Arc::new(
+                move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
+                    Ok(Box::new(ChangelogPrintSink::new(config.clone())))
+                },
+            ))
+        }
+        "blackhole" => sink_factory(ddl),
+        "filesystem" if !ddl.primary_key.is_empty() => Err(SqlError::at(
+            at,
+            format!(
+                "the sink '{name}' declares a PRIMARY KEY, but writing upserts to files is not supported yet, and the query produces updates (GROUP BY without a window)"
+            ),
+        )
+        .with_hint("aggregate over a window table function (TUMBLE, HOP, CUMULATE, SESSION) for append-only results, or write the changelog to 'print' or 'blackhole'")),
+        _ => Err(SqlError::at(
+            at,
+            format!(
+                "the sink '{name}' is append-only but the query produces updates (GROUP BY without a window)"
+            ),
+        )
+        .with_hint("aggregate over a window table function (TUMBLE, HOP, CUMULATE, SESSION) for append-only results, or write the changelog to 'print' or 'blackhole'")),
     }
 }
 

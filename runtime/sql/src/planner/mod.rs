@@ -132,6 +132,7 @@ pub struct Planner {
     inserts: Vec<PlannedInsert>,
     next_tvf: usize,
     uids: UidAllocator,
+    custom_sinks: HashMap<String, connectors::SinkBuilder>,
 }
 
 impl Default for Planner {
@@ -166,6 +167,7 @@ impl Planner {
             inserts: Vec::new(),
             next_tvf: 0,
             uids: UidAllocator::default(),
+            custom_sinks: HashMap::new(),
         }
     }
 
@@ -173,6 +175,26 @@ impl Planner {
     /// `register_udf` / `register_udaf` before planning).
     pub fn session(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Registers a sink connector of the Rust API: tables declared `WITH ('connector' =
+    /// 'connector')` are written by `sink` (their other options are ignored). Such a sink takes
+    /// append-only streams and changelogs alike: a changelog's batches end with the row-kind
+    /// column (see [`crate::ops::changelog`]).
+    pub fn register_sink(&mut self, connector: &str, sink: connectors::SinkBuilder) {
+        self.custom_sinks.insert(connector.to_string(), sink);
+    }
+
+    /// The sink of `ddl` for a stream that is (or is not) a changelog.
+    fn sink_for(&self, ddl: &TableDdl, changelog: bool, at: Location) -> Result<connectors::SinkBuilder> {
+        if let Some(sink) = self.custom_sinks.get(ddl.connector()) {
+            return Ok(sink.clone());
+        }
+        if changelog {
+            connectors::changelog_sink_factory(ddl, at)
+        } else {
+            connectors::sink_factory(ddl)
+        }
     }
 
     /// Plans a whole script into one job.
@@ -427,7 +449,7 @@ impl Planner {
                             .with_hint("declare it with CREATE TABLE ... WITH ('connector' = ...)")
                     }
                 })?;
-                connectors::sink_factory(&table.ddl)?;
+                self.sink_for(&table.ddl, false, at)?;
                 Some(table)
             }
             None => None,
@@ -556,6 +578,14 @@ impl Planner {
         }
         let state = self.ctx.state();
         let inserts = std::mem::take(&mut self.inserts);
+        let custom_sinks = std::mem::take(&mut self.custom_sinks);
+        let sink_for = |ddl: &TableDdl, changelog: bool, at: Location| -> Result<connectors::SinkBuilder> {
+            match custom_sinks.get(ddl.connector()) {
+                Some(sink) => Ok(sink.clone()),
+                None if changelog => connectors::changelog_sink_factory(ddl, at),
+                None => connectors::sink_factory(ddl),
+            }
+        };
         let mut translator = Translator {
             env: env.clone(),
             state: &state,
@@ -568,10 +598,13 @@ impl Planner {
             translator.location = insert.location;
             let stream: Stream = translator.plan(&insert.plan)?;
             let (sink_name, factory) = match &insert.target {
-                Some(table) => (Self::table_key(&table.ddl.name), connectors::sink_factory(&table.ddl)?),
+                Some(table) => (
+                    Self::table_key(&table.ddl.name),
+                    sink_for(&table.ddl, stream.changelog, insert.location)?,
+                ),
                 None => (
                     "print".to_string(),
-                    connectors::sink_factory(&print_table(insert.location))?,
+                    sink_for(&print_table(insert.location), stream.changelog, insert.location)?,
                 ),
             };
             let uid = translator.uids.allocate_exact(&format!("sink-{sink_name}"));
@@ -583,11 +616,12 @@ impl Planner {
             env.describe(
                 sink.node(),
                 format!(
-                    "connector={}",
+                    "connector={}{}",
                     match &insert.target {
                         Some(t) => t.ddl.connector().to_string(),
                         None => "print".into(),
-                    }
+                    },
+                    if stream.changelog { " changelog" } else { "" }
                 ),
             );
         }

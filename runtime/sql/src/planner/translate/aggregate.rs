@@ -6,12 +6,19 @@ impl Translator<'_> {
     pub(super) fn aggregate(&mut self, a: &Aggregate, plan: &LogicalPlan) -> Result<Stream> {
         let input = self.plan(&a.input)?;
         let Some(window) = input.window.clone() else {
-            return Err(unsupported(
-                self.location,
-                "GROUP BY without a window (an updating aggregation)",
-                "aggregate over a window table function: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, ...",
-            ));
+            // A window aggregation over a window aggregation's result (see join/window_rollup.rs).
+            if let Some(rollup) = self.window_rollup(a, plan, &input)? {
+                return Ok(rollup);
+            }
+            return self.group_aggregate(a, plan, input);
         };
+        if input.changelog {
+            return Err(unsupported(
+                window.tvf.span.start,
+                "a window aggregation over an updating input (a changelog)",
+                "apply the window to an append-only table, or aggregate without a window",
+            ));
+        }
         let at = window.tvf.span.start;
         let uid_basis = self.uids.stable_text(&format!("{}", plan.display_indent()));
 

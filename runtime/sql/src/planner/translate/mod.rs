@@ -11,6 +11,7 @@
 
 mod aggregate;
 mod calc;
+mod group_aggregate;
 mod join;
 mod scan;
 mod union;
@@ -20,6 +21,7 @@ use super::connectors;
 use super::settings::JobSettings;
 use super::uid::UidAllocator;
 use crate::error::{Result, SqlError};
+use crate::ops::changelog::ROW_KIND_COLUMN;
 use crate::ops::{CalcOperator, CalcProgram, ComputedSource, UnionOperator};
 use crate::window_tvf::{WindowKind, WindowTvf};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -88,6 +90,26 @@ pub(crate) fn physical_schema(schema: &DFSchema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The physical schema of a stream: the plan's columns, and the trailing row-kind column of a
+/// changelog.
+pub(crate) fn stream_schema(schema: &DFSchema, changelog: bool) -> SchemaRef {
+    let physical = physical_schema(schema);
+    if !changelog {
+        return physical;
+    }
+    let mut fields: Vec<Field> = physical.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(ROW_KIND_COLUMN, DataType::Int8, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// The physical expression reading the row-kind column at `index`.
+pub(super) fn row_kind_column(index: usize) -> Arc<dyn PhysicalExpr> {
+    Arc::new(datafusion::physical_expr::expressions::Column::new(
+        ROW_KIND_COLUMN,
+        index,
+    ))
+}
+
 /// Translates plans of one job into one [`StreamEnv`].
 pub(crate) struct Translator<'a> {
     pub env: StreamEnv,
@@ -137,13 +159,18 @@ impl Translator<'_> {
         output: DFSchemaRef,
         plan_for_uid: &str,
     ) -> Result<Stream> {
+        let mut projections: Vec<Arc<dyn PhysicalExpr>> = exprs
+            .iter()
+            .map(|e| self.physical(e, &input.schema))
+            .collect::<Result<_>>()?;
+        if input.changelog {
+            // The row kind rides along after the plan's columns; filters see it too.
+            projections.push(row_kind_column(input.schema.fields().len()));
+        }
         let program = CalcProgram {
             filter: filter.map(|f| self.physical(f, &input.schema)).transpose()?,
-            projections: exprs
-                .iter()
-                .map(|e| self.physical(e, &input.schema))
-                .collect::<Result<_>>()?,
-            output_schema: physical_schema(&output),
+            projections,
+            output_schema: stream_schema(&output, input.changelog),
         };
         let description = describe_calc(filter, exprs);
         let factory = {

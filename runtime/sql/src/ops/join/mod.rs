@@ -1,0 +1,30 @@
+//! Joins of two append-only streams: regular inner equi-joins, window joins and interval joins.
+//!
+//! All three are one keyed two-input operator, [`JoinOperator`]: both inputs are hash-partitioned
+//! by their equi-join keys (which therefore have the same types on both sides), each side's rows
+//! are kept in keyed map state (row bytes -> multiplicity), and each arriving row is joined at
+//! once with the other side's rows of its key; a residual condition then filters the joined
+//! rows. The output is append-only: left's columns, then right's.
+//!
+//! What differs is when state is dropped ([`JoinKind`]):
+//! - a regular join keeps every row, or each for the state TTL (`table.exec.state.ttl`) after it
+//!   arrived;
+//! - a window join has the window's start and end among its keys; both sides of a window are
+//!   complete once the watermark passes the window's last millisecond (later rows are late), so
+//!   a timer at the window end then drops the key's rows. Rows are joined as they arrive, which
+//!   for an inner join gives the rows Flink emits at the window end;
+//! - an interval join bounds `right.time - left.time` to `[lower, upper]`: a left row is dropped
+//!   once the watermark passes `time + upper`, a right row once it passes `time - lower`.
+//!
+//! Rows whose key has a NULL never match (SQL equality) and are not stored.
+
+mod operator;
+mod rows;
+mod window_assign;
+
+pub use operator::{JoinKind, JoinOperator, JoinSpec};
+pub use rows::RowCodec;
+pub use window_assign::{WindowAssignOperator, WindowAssignSpec};
+
+#[cfg(test)]
+mod tests;
