@@ -214,6 +214,20 @@ fn append_extra(r: &mut JavaRandom, current: i32, average: i32, out: &mut Vec<u8
     append_extra_with(r, ExtraLength::new(current, average), out);
 }
 
+/// Two characters of `nextExtra` per index `v` in `0..676`: `'a' + v % 26` then `'a' + v / 26`,
+/// for a non-negative draw (`[0]`) and with both digits subtracted for a negative one (`[1]`).
+const EXTRA_PAIRS: [[[u8; 2]; 676]; 2] = {
+    let mut table = [[[0u8; 2]; 676]; 2];
+    let mut v = 0;
+    while v < 676 {
+        let (low, high) = ((v % 26) as u8, (v / 26) as u8);
+        table[0][v] = [b'a' + low, b'a' + high];
+        table[1][v] = [b'a' - low, b'a' - high];
+        v += 1;
+    }
+    table
+};
+
 fn append_extra_with(r: &mut JavaRandom, plan: ExtraLength, out: &mut Vec<u8>) {
     if plan.skip {
         return;
@@ -224,28 +238,19 @@ fn append_extra_with(r: &mut JavaRandom, plan: ExtraLength, out: &mut Vec<u8>) {
     out.reserve(len + 6);
     // Six characters per 32-bit draw (a fresh draw for the last partial group), as in Beam:
     // character i of draw x is `'a' + (x / 26^i) % 26` with Java's truncating division and
-    // signed remainder, i.e. `'a' ± (|x| / 26^i) % 26` with the sign of x. The quotients are
-    // unsigned divisions by constants, computed independently (truncating division composes).
+    // signed remainder, i.e. `'a' ± (|x| / 26^i) % 26` with the sign of x. Characters come in
+    // pairs from one base-676 digit of |x| (truncating division composes), looked up in a table.
     let mut left = len;
     while left > 0 {
         let x = r.next_int();
         let y = x.unsigned_abs();
-        let q = [
-            y,
-            y / 26,
-            y / 676,
-            y / 17_576,
-            y / 456_976,
-            y / 11_881_376,
-            y / 308_915_776,
-        ];
-        let sign: i32 = if x < 0 { -1 } else { 1 };
-        let mut group = [0u8; 6];
-        for (i, c) in group.iter_mut().enumerate() {
-            *c = (b'a' as i32 + sign * (q[i] - 26 * q[i + 1]) as i32) as u8;
-        }
+        let pairs = &EXTRA_PAIRS[usize::from(x < 0)];
+        let (q1, q2) = (y / 676, y / 456_976);
+        let [a, b] = pairs[(y - q1 * 676) as usize];
+        let [c, d] = pairs[(q1 - q2 * 676) as usize];
+        let [e, f] = pairs[(q2 % 676) as usize];
         // Whole groups copy without a call to memcpy; the excess is cut below.
-        out.extend_from_slice(&group);
+        out.extend_from_slice(&[a, b, c, d, e, f]);
         left = left.saturating_sub(6);
     }
     out.truncate(end);
