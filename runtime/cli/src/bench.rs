@@ -6,15 +6,15 @@
 
 use crate::examples::hot_items::{self, HotItemsJob};
 use anyhow::Context;
-use arrow::record_batch::RecordBatch;
 use clap::Args;
 use freshet_connectors::nexmark::{NexmarkConfig, NexmarkSource, NexmarkTable};
+use freshet_connectors::{BlackholeCounters, BlackholeSink};
 use freshet_core::Result;
 use freshet_dataflow::api::StreamEnv;
-use freshet_dataflow::{Collector, JobGraph, Operator, OperatorContext, OperatorFactory, Source, TaskInfo};
+use freshet_dataflow::{JobGraph, Operator, OperatorFactory, Source, TaskInfo};
 use freshet_engine::{CheckpointConfig, JobConfig, LocalExecutor, RestartStrategy};
 use freshet_state::BackendKind;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,36 +32,23 @@ pub struct BenchArgs {
     pub only: Option<String>,
 }
 
-/// Counts rows and drops them.
-struct CountingBlackhole {
-    rows: Arc<AtomicU64>,
-}
-
-impl Operator for CountingBlackhole {
-    fn process_batch(
-        &mut self,
-        _input: usize,
-        batch: RecordBatch,
-        _ctx: &mut OperatorContext,
-        _out: &mut Collector,
-    ) -> Result<()> {
-        self.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn blackhole(rows: Arc<AtomicU64>) -> Arc<dyn OperatorFactory> {
+/// A blackhole sink whose subtasks all add to `counters`.
+fn blackhole(counters: Arc<BlackholeCounters>) -> Arc<dyn OperatorFactory> {
     Arc::new(move |_: &TaskInfo| -> Result<Box<dyn Operator>> {
-        Ok(Box::new(CountingBlackhole { rows: rows.clone() }))
+        Ok(Box::new(BlackholeSink::with_counters(counters.clone())))
     })
 }
 
-fn generator_to_blackhole(nexmark: NexmarkConfig, parallelism: u32, rows: Arc<AtomicU64>) -> Result<JobGraph> {
+fn generator_to_blackhole(
+    nexmark: NexmarkConfig,
+    parallelism: u32,
+    counters: Arc<BlackholeCounters>,
+) -> Result<JobGraph> {
     let env = StreamEnv::new("nexmark-blackhole", parallelism);
     let schema = NexmarkSource::new(nexmark.clone())?.schema();
     let factory = move |_: &TaskInfo| -> Result<Box<dyn Source>> { Ok(Box::new(NexmarkSource::new(nexmark.clone())?)) };
     env.add_source("nexmark-bids", schema, Arc::new(factory), None)
-        .add_sink("blackhole", blackhole(rows));
+        .add_sink("blackhole", blackhole(counters));
     env.build()
 }
 
@@ -105,7 +92,7 @@ async fn measure(
     backend: BackendKind,
     interval: Option<Duration>,
     graph: JobGraph,
-    rows: Arc<AtomicU64>,
+    counters: Arc<BlackholeCounters>,
 ) -> anyhow::Result<BenchRow> {
     let dir = std::env::temp_dir().join(format!(
         "freshet-bench-{}-{}",
@@ -140,7 +127,7 @@ async fn measure(
         checkpoints: interval
             .map(|d| format!("{}s", d.as_secs_f64()))
             .unwrap_or_else(|| "off".into()),
-        events: rows.load(Ordering::Relaxed),
+        events: counters.rows(),
         wall,
         cpu,
         checkpoints_completed: outcome.metrics.checkpoints_completed.load(Ordering::Relaxed),
@@ -160,9 +147,9 @@ pub async fn run_cases(args: &BenchArgs) -> anyhow::Result<Vec<BenchRow>> {
     for interval in intervals {
         let name = "generator -> blackhole";
         if wanted(name) {
-            let counter = Arc::new(AtomicU64::new(0));
-            let graph = generator_to_blackhole(nexmark.clone(), args.parallelism, counter.clone())?;
-            rows_out.push(measure(name, BackendKind::Heap, interval, graph, counter).await?);
+            let counters = Arc::new(BlackholeCounters::default());
+            let graph = generator_to_blackhole(nexmark.clone(), args.parallelism, counters.clone())?;
+            rows_out.push(measure(name, BackendKind::Heap, interval, graph, counters).await?);
         }
     }
     for backend in [BackendKind::Heap, BackendKind::Rocksdb] {
@@ -171,16 +158,16 @@ pub async fn run_cases(args: &BenchArgs) -> anyhow::Result<Vec<BenchRow>> {
             if !wanted(name) {
                 continue;
             }
-            let counter = Arc::new(AtomicU64::new(0));
+            let counters = Arc::new(BlackholeCounters::default());
             let job = HotItemsJob {
                 nexmark: nexmark.clone(),
                 parallelism: args.parallelism,
                 out: std::env::temp_dir(),
                 failures: None,
             };
-            let graph = hot_items::build(&job, Some(blackhole(counter.clone())))?;
+            let graph = hot_items::build(&job, Some(blackhole(counters.clone())))?;
             // The sink counts windows; report the bids that went in.
-            let mut row = measure(name, backend, interval, graph, counter).await?;
+            let mut row = measure(name, backend, interval, graph, counters).await?;
             row.events = bids_in(&nexmark);
             rows_out.push(row);
         }

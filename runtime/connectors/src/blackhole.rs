@@ -1,6 +1,7 @@
 //! A sink that discards every row, counting rows, batches and bytes (the Nexmark suite's
-//! `blackhole` sink). The counters are shared through an `Arc`, so a benchmark or test reads
-//! them while the job runs.
+//! `blackhole` sink). The counters are shared through an `Arc`: give every subtask the same
+//! [`BlackholeCounters`] with [`BlackholeSink::with_counters`] and read the job-wide totals
+//! while the job runs or after it ends (`freshet bench` does this).
 
 use crate::options::OptionReader;
 use arrow::array::Array;
@@ -11,7 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// What a blackhole has swallowed.
+/// What a blackhole has swallowed: running totals, updated with relaxed atomics (exact once the
+/// job has ended; a consistent-enough snapshot while it runs).
 #[derive(Debug, Default)]
 pub struct BlackholeCounters {
     /// Rows.
@@ -26,6 +28,11 @@ impl BlackholeCounters {
     /// Rows so far.
     pub fn rows(&self) -> u64 {
         self.rows.load(Ordering::Relaxed)
+    }
+
+    /// Batches so far.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     /// Bytes so far.
@@ -59,7 +66,24 @@ impl BlackholeSink {
         Self::default()
     }
 
-    /// A sink adding to `counters` (e.g. shared by all subtasks).
+    /// A sink adding to `counters`. Share one set between all subtasks of a sink to count the
+    /// whole job:
+    ///
+    /// ```
+    /// use freshet_connectors::{BlackholeCounters, BlackholeSink};
+    /// use freshet_dataflow::{Operator, OperatorFactory, TaskInfo};
+    /// use std::sync::Arc;
+    ///
+    /// let counters = Arc::new(BlackholeCounters::default());
+    /// let shared = counters.clone();
+    /// let factory: Arc<dyn OperatorFactory> =
+    ///     Arc::new(move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
+    ///         Ok(Box::new(BlackholeSink::with_counters(shared.clone())))
+    ///     });
+    /// // ... `stream.add_sink("blackhole", factory)`, run the job, then:
+    /// assert_eq!(counters.rows(), 0);
+    /// # drop(factory);
+    /// ```
     pub fn with_counters(counters: Arc<BlackholeCounters>) -> Self {
         Self { counters }
     }
@@ -118,7 +142,7 @@ mod tests {
             .expect("process");
         assert_eq!(counters.rows(), 6);
         assert_eq!(counters.bytes(), 48);
-        assert_eq!(counters.batches.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.batches(), 2);
         assert!(out.is_empty());
         assert!(BlackholeConfig::from_options(&[("x".to_string(), "1".to_string())].into()).is_err());
     }

@@ -1,13 +1,15 @@
 //! A sink that prints every row, like Flink's `print` connector: to stdout (or stderr, or any
 //! writer, for tests), one line per row, as `+I[v1, v2, ...]` text or as a JSON object. Lines
 //! are prefixed Flink's way: `identifier:subtask> ` with parallelism above 1 (subtask counted
-//! from 1), `identifier> ` otherwise, or the subtask alone without an identifier.
+//! from 1), `identifier> ` otherwise, or the subtask alone without an identifier. The prefix and
+//! row rendering are public ([`line_prefix`], [`write_text_rows`], [`write_json_rows`]) for
+//! printers of other streams, such as changelogs with their own row-kind markers.
 
 use crate::options::OptionReader;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use freshet_core::{Error, Result};
-use freshet_dataflow::{Collector, Operator, OperatorContext};
+use freshet_dataflow::{Collector, Operator, OperatorContext, TaskInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -89,53 +91,71 @@ impl PrintSink {
     fn render(&mut self, batch: &RecordBatch) -> Result<()> {
         self.buf.clear();
         match self.config.format {
-            PrintFormat::Text => {
-                let options = FormatOptions::default().with_null("null");
-                let formatters = batch
-                    .columns()
-                    .iter()
-                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                let mut line = String::new();
-                for row in 0..batch.num_rows() {
-                    line.clear();
-                    line.push_str(&self.prefix);
-                    line.push_str("+I[");
-                    for (i, f) in formatters.iter().enumerate() {
-                        if i > 0 {
-                            line.push_str(", ");
-                        }
-                        write!(line, "{}", f.value(row))
-                            .map_err(|e| Error::Internal(format!("print: formatting: {e}")))?;
-                    }
-                    line.push_str("]\n");
-                    self.buf.extend_from_slice(line.as_bytes());
-                }
-            }
-            PrintFormat::Json => {
-                let mut json = arrow::json::LineDelimitedWriter::new(Vec::new());
-                json.write(batch)?;
-                json.finish()?;
-                let json = json.into_inner();
-                for line in json.split_inclusive(|b| *b == b'\n') {
-                    self.buf.extend_from_slice(self.prefix.as_bytes());
-                    self.buf.extend_from_slice(line);
-                }
-            }
+            PrintFormat::Text => write_text_rows(batch, &self.prefix, |_| "+I", &mut self.buf),
+            PrintFormat::Json => write_json_rows(batch, &self.prefix, &mut self.buf),
         }
-        Ok(())
     }
+}
+
+/// Flink's line prefix for subtask `info`: `identifier:subtask> ` with parallelism above 1
+/// (subtask counted from 1), `identifier> ` otherwise; without an identifier `subtask> ` with
+/// parallelism above 1 and nothing otherwise.
+pub fn line_prefix(identifier: Option<&str>, info: &TaskInfo) -> String {
+    match (identifier, info.parallelism > 1) {
+        (Some(id), true) => format!("{id}:{}> ", info.subtask.0 + 1),
+        (Some(id), false) => format!("{id}> "),
+        (None, true) => format!("{}> ", info.subtask.0 + 1),
+        (None, false) => String::new(),
+    }
+}
+
+/// Appends one text line per row of `batch` to `out`: `{prefix}{kind}[v1, v2, ...]` (nulls as
+/// `null`), where `kind(row)` is the row's change marker (`+I` for an insert-only stream).
+pub fn write_text_rows<'k>(
+    batch: &RecordBatch,
+    prefix: &str,
+    kind: impl Fn(usize) -> &'k str,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let options = FormatOptions::default().with_null("null");
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut line = String::new();
+    for row in 0..batch.num_rows() {
+        line.clear();
+        line.push_str(prefix);
+        line.push_str(kind(row));
+        line.push('[');
+        for (i, f) in formatters.iter().enumerate() {
+            if i > 0 {
+                line.push_str(", ");
+            }
+            write!(line, "{}", f.value(row)).map_err(|e| Error::Internal(format!("print: formatting: {e}")))?;
+        }
+        line.push_str("]\n");
+        out.extend_from_slice(line.as_bytes());
+    }
+    Ok(())
+}
+
+/// Appends one JSON object per row of `batch` to `out`, each line starting with `prefix`.
+pub fn write_json_rows(batch: &RecordBatch, prefix: &str, out: &mut Vec<u8>) -> Result<()> {
+    let mut json = arrow::json::LineDelimitedWriter::new(Vec::new());
+    json.write(batch)?;
+    json.finish()?;
+    for line in json.into_inner().split_inclusive(|b| *b == b'\n') {
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(line);
+    }
+    Ok(())
 }
 
 impl Operator for PrintSink {
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
-        let info = ctx.info();
-        self.prefix = match (&self.config.identifier, info.parallelism > 1) {
-            (Some(id), true) => format!("{id}:{}> ", info.subtask.0 + 1),
-            (Some(id), false) => format!("{id}> "),
-            (None, true) => format!("{}> ", info.subtask.0 + 1),
-            (None, false) => String::new(),
-        };
+        self.prefix = line_prefix(self.config.identifier.as_deref(), ctx.info());
         Ok(())
     }
 

@@ -9,10 +9,11 @@
 //! Snapshots serialize synchronously into the canonical format ([`crate::snapshot_format`]);
 //! only the upload is asynchronous.
 
-use crate::addressing::{check_key_group, put_key_namespace, split_key_namespace};
+use crate::addressing::{put_key_namespace, split_key_namespace};
 use crate::backend::{KeyedStateBackend, StateId, StateSnapshot};
 use crate::snapshot_format::{FullSnapshot, SnapshotEntry, SnapshotWriter};
-use freshet_core::{CheckpointId, CheckpointKind, Error, KeyGroup, KeyGroupRange, Result};
+use crate::state_names::StateNames;
+use freshet_core::{CheckpointId, CheckpointKind, KeyGroup, KeyGroupRange, Result};
 use hashbrown::{Equivalent, HashMap};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -79,9 +80,9 @@ struct GroupTable {
 /// In-memory keyed state backend.
 pub struct HeapBackend {
     range: KeyGroupRange,
-    /// Per state id, per key group of the range.
+    /// Per state id, per key group of the range (one entry per registered name).
     states: Vec<Vec<GroupTable>>,
-    names: Vec<String>,
+    names: StateNames,
     size_bytes: u64,
 }
 
@@ -91,37 +92,32 @@ impl HeapBackend {
         Self {
             range,
             states: Vec::new(),
-            names: Vec::new(),
+            names: StateNames::default(),
             size_bytes: 0,
         }
     }
 
     /// The names of the registered states, in id order.
     pub fn state_names(&self) -> &[String] {
-        &self.names
+        self.names.as_slice()
     }
 
+    // `states` has a full row of groups per registered name, so a checked slot indexes it.
     #[inline]
     fn group(&self, state: StateId, kg: KeyGroup) -> Result<&GroupTable> {
-        let index = check_key_group(self.range, kg)?;
-        match self.states.get(usize::from(state.0)) {
-            Some(groups) => Ok(&groups[index]),
-            None => Err(unknown_state(state)),
-        }
+        let slot = self.names.check_address(self.range, state, kg)?;
+        Ok(&self.states[slot.state][slot.group])
     }
 
     #[inline]
     fn group_mut(&mut self, state: StateId, kg: KeyGroup) -> Result<&mut GroupTable> {
-        let index = check_key_group(self.range, kg)?;
-        match self.states.get_mut(usize::from(state.0)) {
-            Some(groups) => Ok(&mut groups[index]),
-            None => Err(unknown_state(state)),
-        }
+        let slot = self.names.check_address(self.range, state, kg)?;
+        Ok(&mut self.states[slot.state][slot.group])
     }
 
     /// Serializes every entry into the canonical format.
     fn write_snapshot(&self) -> Result<SnapshotWriter> {
-        let mut writer = SnapshotWriter::new(&self.names);
+        let mut writer = SnapshotWriter::new(self.names.as_slice());
         for (index, kg) in self.range.iter().enumerate() {
             writer.begin_key_group(kg)?;
             for (id, groups) in self.states.iter().enumerate() {
@@ -156,11 +152,13 @@ impl HeapBackend {
     }
 }
 
-fn unknown_state(state: StateId) -> Error {
-    Error::State(format!(
-        "unknown state id {} (not registered with this backend)",
-        state.0
-    ))
+/// Replaces `existing` with `value` in place; returns the change in bytes.
+#[inline]
+fn overwrite(existing: &mut Vec<u8>, value: &[u8]) -> i64 {
+    let old = existing.len() as i64;
+    existing.clear();
+    existing.extend_from_slice(value);
+    value.len() as i64 - old
 }
 
 impl KeyedStateBackend for HeapBackend {
@@ -169,16 +167,13 @@ impl KeyedStateBackend for HeapBackend {
     }
 
     fn register_state(&mut self, name: &str) -> Result<StateId> {
-        if let Some(id) = self.names.iter().position(|n| n == name) {
-            return Ok(StateId(id as u16));
+        let (id, added) = self.names.register(name)?;
+        if added {
+            self.states
+                .push((0..self.range.len()).map(|_| GroupTable::default()).collect());
+            tracing::debug!(state = name, id = id.0, "registered heap state");
         }
-        let id = u16::try_from(self.names.len())
-            .map_err(|_| Error::State(format!("too many states registered; cannot add '{name}'")))?;
-        self.names.push(name.to_string());
-        self.states
-            .push((0..self.range.len()).map(|_| GroupTable::default()).collect());
-        tracing::debug!(state = name, id, "registered heap state");
-        Ok(StateId(id))
+        Ok(id)
     }
 
     #[inline]
@@ -195,12 +190,7 @@ impl KeyedStateBackend for HeapBackend {
         let group = self.group_mut(state, kg)?;
         let addr = AddrRef { key, namespace };
         let added = match group.values.get_mut(&addr) {
-            Some(existing) => {
-                let old = existing.len() as u64;
-                existing.clear();
-                existing.extend_from_slice(value);
-                value.len() as i64 - old as i64
-            }
+            Some(existing) => overwrite(existing, value),
             None => {
                 group.values.insert(EntryAddr::from(&addr), value.to_vec());
                 (key.len() + namespace.len() + value.len()) as i64
@@ -266,12 +256,7 @@ impl KeyedStateBackend for HeapBackend {
             None => group.maps.entry(EntryAddr::from(&addr)).or_default(),
         };
         let added = match map.get_mut(user_key) {
-            Some(existing) => {
-                let old = existing.len() as u64;
-                existing.clear();
-                existing.extend_from_slice(value);
-                value.len() as i64 - old as i64
-            }
+            Some(existing) => overwrite(existing, value),
             None => {
                 map.insert(user_key.to_vec(), value.to_vec());
                 (key.len() + namespace.len() + user_key.len() + value.len()) as i64
@@ -353,7 +338,7 @@ impl std::fmt::Debug for HeapBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HeapBackend")
             .field("range", &self.range)
-            .field("states", &self.names)
+            .field("states", &self.names.as_slice())
             .field("size_bytes", &self.size_bytes)
             .finish()
     }

@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod rocks;
 mod rocks_snapshot;
 pub mod snapshot_format;
+mod state_names;
 pub mod storage;
 pub mod ttl;
 

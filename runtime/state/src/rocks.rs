@@ -14,9 +14,10 @@
 //! Writes skip the write-ahead log: a backend never outlives its task, and a restarted task
 //! restores from the last checkpoint, which flushes the memtable first.
 
-use crate::addressing::{check_key_group, put_bytes, put_key_namespace, read_varint, split_key_namespace};
+use crate::addressing::{put_bytes, put_key_namespace, read_varint, split_key_namespace};
 use crate::backend::{KeyedStateBackend, StateId, StateSnapshot};
 use crate::rocks_snapshot::{LocalDir, RocksSnapshot, SstRegistry};
+use crate::state_names::StateNames;
 use freshet_core::{CheckpointId, CheckpointKind, Error, KeyGroup, KeyGroupRange, Result};
 use parking_lot::Mutex;
 use rocksdb::{checkpoint::Checkpoint, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB};
@@ -85,6 +86,12 @@ fn map_prefix(out: &mut Vec<u8>, kg: KeyGroup, state: StateId, key: &[u8], names
     state_prefix(out, kg, state, TAG_MAP);
     put_bytes(out, key);
     put_bytes(out, namespace);
+}
+
+#[inline]
+fn map_entry_key(out: &mut Vec<u8>, kg: KeyGroup, state: StateId, key: &[u8], namespace: &[u8], user_key: &[u8]) {
+    map_prefix(out, kg, state, key, namespace);
+    out.extend_from_slice(user_key);
 }
 
 /// The smallest key greater than every key starting with `prefix` (`None`: no such key).
@@ -181,7 +188,7 @@ pub struct RocksBackend {
     // Field order matters: the DB closes before its directory is removed.
     db: DB,
     range: KeyGroupRange,
-    names: Vec<String>,
+    names: StateNames,
     write_opts: WriteOptions,
     scratch: RefCell<Vec<u8>>,
     token: String,
@@ -221,7 +228,7 @@ impl RocksBackend {
         Ok(Self {
             db,
             range,
-            names: Vec::new(),
+            names: StateNames::default(),
             write_opts,
             scratch: RefCell::new(Vec::with_capacity(64)),
             token,
@@ -234,7 +241,7 @@ impl RocksBackend {
 
     /// The names of the registered states, in id order.
     pub fn state_names(&self) -> &[String] {
-        &self.names
+        self.names.as_slice()
     }
 
     /// The record of shared files already uploaded.
@@ -256,14 +263,7 @@ impl RocksBackend {
 
     #[inline]
     fn check(&self, state: StateId, kg: KeyGroup) -> Result<()> {
-        check_key_group(self.range, kg)?;
-        if usize::from(state.0) >= self.names.len() {
-            return Err(Error::State(format!(
-                "unknown state id {} (not registered with this backend)",
-                state.0
-            )));
-        }
-        Ok(())
+        self.names.check_address(self.range, state, kg).map(|_| ())
     }
 
     /// Keys of the entries of one map, from its prefix.
@@ -283,14 +283,11 @@ impl KeyedStateBackend for RocksBackend {
     }
 
     fn register_state(&mut self, name: &str) -> Result<StateId> {
-        if let Some(id) = self.names.iter().position(|n| n == name) {
-            return Ok(StateId(id as u16));
+        let (id, added) = self.names.register(name)?;
+        if added {
+            tracing::debug!(state = name, id = id.0, "registered rocksdb state");
         }
-        let id = u16::try_from(self.names.len())
-            .map_err(|_| Error::State(format!("too many states registered; cannot add '{name}'")))?;
-        self.names.push(name.to_string());
-        tracing::debug!(state = name, id, "registered rocksdb state");
-        Ok(StateId(id))
+        Ok(id)
     }
 
     fn get(&self, state: StateId, kg: KeyGroup, key: &[u8], namespace: &[u8]) -> Result<Option<Cow<'_, [u8]>>> {
@@ -345,8 +342,7 @@ impl KeyedStateBackend for RocksBackend {
     ) -> Result<Option<Cow<'_, [u8]>>> {
         self.check(state, kg)?;
         let mut buf = self.scratch.borrow_mut();
-        map_prefix(&mut buf, kg, state, key, namespace);
-        buf.extend_from_slice(user_key);
+        map_entry_key(&mut buf, kg, state, key, namespace, user_key);
         let value = self.db.get_pinned(&*buf).map_err(rocks_err("reading a map entry"))?;
         Ok(value.map(|v| Cow::Owned(v.to_vec())))
     }
@@ -362,8 +358,7 @@ impl KeyedStateBackend for RocksBackend {
     ) -> Result<()> {
         self.check(state, kg)?;
         let buf = self.scratch.get_mut();
-        map_prefix(buf, kg, state, key, namespace);
-        buf.extend_from_slice(user_key);
+        map_entry_key(buf, kg, state, key, namespace, user_key);
         self.db
             .put_opt(&*buf, value, &self.write_opts)
             .map_err(rocks_err("writing a map entry"))
@@ -379,8 +374,7 @@ impl KeyedStateBackend for RocksBackend {
     ) -> Result<()> {
         self.check(state, kg)?;
         let buf = self.scratch.get_mut();
-        map_prefix(buf, kg, state, key, namespace);
-        buf.extend_from_slice(user_key);
+        map_entry_key(buf, kg, state, key, namespace, user_key);
         self.db
             .delete_opt(&*buf, &self.write_opts)
             .map_err(rocks_err("deleting a map entry"))
@@ -448,7 +442,7 @@ impl KeyedStateBackend for RocksBackend {
             checkpoint,
             kind,
             range: self.range,
-            state_names: self.names.clone(),
+            state_names: self.names.as_slice().to_vec(),
             token: self.token.clone(),
             registry: self.registry.clone(),
         }))
@@ -469,7 +463,7 @@ impl std::fmt::Debug for RocksBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RocksBackend")
             .field("range", &self.range)
-            .field("states", &self.names)
+            .field("states", &self.names.as_slice())
             .field("dir", &self._instance_dir.path())
             .finish()
     }
@@ -489,8 +483,7 @@ mod tests {
             (k.kg, k.state, k.key, k.namespace, k.user_key),
             (KeyGroup(300), 2, &b"key"[..], &b"ns"[..], None)
         );
-        map_prefix(&mut buf, KeyGroup(1), StateId(0), b"k", b"");
-        buf.extend_from_slice(b"user");
+        map_entry_key(&mut buf, KeyGroup(1), StateId(0), b"k", b"", b"user");
         let k = decode_db_key(&buf).unwrap();
         assert_eq!(
             (k.key, k.namespace, k.user_key),

@@ -3,38 +3,45 @@
 //!
 //! **Splits are files.** The position of a file is `{path, offset, line, done}`: the byte offset
 //! of the next unread line (and how many lines precede it, for error messages), so a restore
-//! resumes mid-file with neither duplicates nor gaps. One snapshot item per file a subtask owns,
-//! finished ones included, so a restore never reads a file twice.
+//! resumes mid-file with neither duplicates nor gaps. Finished files keep their positions in
+//! the snapshot, so a restore never reads a file twice.
 //!
 //! **Bounded** (no `monitor_interval`): the path (a file, or every visible file of a directory)
 //! is listed once at the first start; file `k` of the sorted listing has index `k` (also its
-//! split id) and is read by subtask `k % p`. After a restore a subtask reads exactly the files
-//! whose positions it was handed, so the set of files is the one of the first run, whatever the
-//! parallelism. The source is `Finished` once its files are.
+//! split id) and is read by subtask `k % p`. The snapshot holds one item per file a subtask
+//! owns ([`FilePosition`]). After a restore a subtask reads exactly the files whose positions it
+//! was handed, so the set of files is the one of the first run, whatever the parallelism. The
+//! source is `Finished` once its files are.
 //!
-//! **Continuous** (`monitor_interval` set): the directory is listed every interval; a new file's
-//! index is a stable hash of its name (so every subtask agrees without coordination, whatever
-//! order files appear in) and subtask `index % p` reads it. Files are read once, to their end at
-//! the time of reading; write files elsewhere and move them in. Never `Finished`. A restore at
-//! the same parallelism is exact (each subtask gets its own items back, which include every file
-//! it ever owned). After a restore into another parallelism a subtask resumes the files it is
-//! handed and treats a listed file as new only if it is newer than anything the old run had
-//! listed, which is exact unless files appear with old modification times.
+//! **Continuous** (`monitor_interval` set): the directory is listed every interval. A file
+//! belongs to the key group of its name's hash (among the job's `max_parallelism` groups), and
+//! only the subtask owning that group adopts it; a fresh subtask owns its key-group range. The
+//! snapshot holds one item per owned key group with the position of every file of the group
+//! adopted so far, finished ones included ([`KeyGroupFiles`]). A restore, at any parallelism,
+//! hands each item to exactly one subtask, which then owns the group: it resumes the group's
+//! unfinished files and knows every file the group ever adopted, so each file is read exactly
+//! once, whatever its modification time. (There are at least as many key groups as subtasks,
+//! so every restored subtask gets an item; one that gets none belongs to a source the snapshot
+//! did not have, and starts fresh.) Files are read once, to their end at the time of reading:
+//! write files elsewhere and move them in. Never `Finished`. The state grows by one position
+//! per file seen.
 //!
 //! A line that does not parse fails the source with an error naming the file and line.
 
 mod discovery;
 mod reader;
 
+pub use discovery::KeyGroupFiles;
+
 use crate::options::OptionReader;
 use arrow::datatypes::SchemaRef;
-use discovery::{list, path_index};
+use discovery::{list, path_index, OwnedGroups};
 use freshet_core::{CheckpointId, Clock, Error, Result};
 use freshet_dataflow::{Source, SourceContext, SourcePoll};
 use reader::{Decoding, OpenFile};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The record format of the files.
@@ -140,7 +147,7 @@ impl FileSourceConfig {
     }
 }
 
-/// The snapshot item of one file.
+/// The position of one file: bounded mode's snapshot item, and part of continuous mode's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilePosition {
     /// The file.
@@ -153,12 +160,19 @@ pub struct FilePosition {
     pub line: u64,
     /// Whether it has been read to its end.
     pub done: bool,
-    /// Continuous mode: the newest modification time (ms) the writing subtask had listed.
-    #[serde(default)]
-    pub listed_until_ms: i64,
-    /// The parallelism of the run that wrote this position.
-    #[serde(default)]
-    pub of: u32,
+}
+
+impl FilePosition {
+    /// The start of a file not read yet.
+    fn start(path: String, index: u32) -> Self {
+        Self {
+            path,
+            index,
+            offset: 0,
+            line: 0,
+            done: false,
+        }
+    }
 }
 
 struct OwnedFile {
@@ -178,9 +192,9 @@ pub struct FileSource {
     parallelism: u32,
     clock: Option<Arc<dyn Clock>>,
     last_scan_ms: Option<i64>,
-    /// Continuous: files newer than this are new even if not in our restored items.
-    new_after_ms: Option<i64>,
-    listed_until_ms: i64,
+    /// Continuous: the key groups whose new files this subtask adopts.
+    groups: OwnedGroups,
+    /// Paths of every file in `files`.
     known: HashSet<String>,
     finished: VecDeque<u32>,
 }
@@ -205,8 +219,7 @@ impl FileSource {
             parallelism: 1,
             clock: None,
             last_scan_ms: None,
-            new_after_ms: None,
-            listed_until_ms: 0,
+            groups: OwnedGroups::default(),
             known: HashSet::new(),
             finished: VecDeque::new(),
         })
@@ -226,34 +239,27 @@ impl FileSource {
         self.files.push(OwnedFile { pos, split });
     }
 
-    /// Continuous mode: lists the directory and adopts the new files this subtask owns.
-    fn scan(&mut self) -> Result<Vec<u32>> {
-        let mut added = Vec::new();
+    /// Continuous mode: lists the directory and adopts the new files of the owned key groups.
+    fn scan(&mut self) -> Result<()> {
         for f in list(&self.config.path)? {
-            self.listed_until_ms = self.listed_until_ms.max(f.modified_ms);
             let path = f.path.to_string_lossy().into_owned();
-            let index = path_index(&f.path);
-            if self.known.contains(&path) || index % self.parallelism != self.subtask {
-                continue;
-            }
-            if self.new_after_ms.is_some_and(|t| f.modified_ms <= t) {
-                // Listed by the old run; its position went to whichever subtask was handed it.
-                self.known.insert(path);
+            if self.known.contains(&path) || !self.groups.owns(&f.path) {
                 continue;
             }
             tracing::debug!(path = %path, subtask = self.subtask, "file source: new file");
-            self.adopt(FilePosition {
-                path,
-                index,
-                offset: 0,
-                line: 0,
-                done: false,
-                listed_until_ms: 0,
-                of: 0,
-            });
-            added.push(self.files.len() - 1);
+            self.adopt(FilePosition::start(path, path_index(&f.path)));
         }
-        Ok(added.into_iter().map(|i| self.files[i].split).collect())
+        Ok(())
+    }
+
+    /// Bounded mode, fresh start: lists the path and adopts every `p`-th file.
+    fn list_bounded(&mut self) -> Result<()> {
+        for (k, f) in list(&self.config.path)?.into_iter().enumerate() {
+            if k as u32 % self.parallelism == self.subtask {
+                self.adopt(FilePosition::start(f.path.to_string_lossy().into_owned(), k as u32));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -267,42 +273,31 @@ impl Source for FileSource {
         self.parallelism = ctx.info.parallelism.max(1);
         self.batch_size = ctx.batch_size.max(1);
         self.clock = Some(ctx.clock.clone());
-        if ctx.restored.is_empty() {
-            if !self.continuous() {
-                for (k, f) in list(&self.config.path)?.into_iter().enumerate() {
-                    if k as u32 % self.parallelism == self.subtask {
-                        self.adopt(FilePosition {
-                            path: f.path.to_string_lossy().into_owned(),
-                            index: k as u32,
-                            offset: 0,
-                            line: 0,
-                            done: false,
-                            listed_until_ms: 0,
-                            of: 0,
-                        });
-                    }
+        match (self.continuous(), ctx.restored.is_empty()) {
+            (true, true) => {
+                if ctx.info.restored_checkpoint.is_some() {
+                    tracing::info!(
+                        subtask = self.subtask,
+                        "file source: no state of this source in the snapshot; every listed file is new"
+                    );
                 }
-            } else if ctx.info.restored_checkpoint.is_some() {
-                tracing::warn!(
-                    subtask = self.subtask,
-                    "file source: restored without positions; files listed before the restore may be read twice"
-                );
+                self.groups = OwnedGroups::fresh(&ctx.info);
             }
-        } else {
-            let mut cutoff = i64::MIN;
-            let mut rescaled = false;
-            for item in &ctx.restored {
-                let pos: FilePosition = serde_json::from_value(item.clone())
-                    .map_err(|e| Error::State(format!("file source: unreadable restored position {item}: {e}")))?;
-                cutoff = cutoff.max(pos.listed_until_ms);
-                rescaled |= pos.of != self.parallelism;
-                self.adopt(pos);
+            (true, false) => {
+                let (groups, files) = OwnedGroups::restore(&ctx.restored)?;
+                self.groups = groups;
+                files.into_iter().for_each(|pos| self.adopt(pos));
             }
-            self.files.sort_by_key(|f| f.pos.index);
-            // With our own items back (same parallelism) `known` is exact; otherwise files
-            // the old run had listed may belong to items handed to another subtask.
-            self.new_after_ms = rescaled.then_some(cutoff);
+            (false, true) => self.list_bounded()?,
+            (false, false) => {
+                for item in &ctx.restored {
+                    let pos: FilePosition = serde_json::from_value(item.clone())
+                        .map_err(|e| Error::State(format!("file source: unreadable restored position {item}: {e}")))?;
+                    self.adopt(pos);
+                }
+            }
         }
+        self.files.sort_by_key(|f| f.pos.index);
         self.finished = self.files.iter().filter(|f| f.pos.done).map(|f| f.split).collect();
         Ok(self.files.iter().map(|f| f.split).collect())
     }
@@ -314,7 +309,7 @@ impl Source for FileSource {
         if self.current.is_none() {
             if let Some(i) = self.files.iter().position(|f| !f.pos.done) {
                 let p = &self.files[i].pos;
-                self.current = Some((i, OpenFile::open(std::path::Path::new(&p.path), p.offset, p.line)?));
+                self.current = Some((i, OpenFile::open(Path::new(&p.path), p.offset, p.line)?));
             }
         }
         let Some((i, file)) = self.current.as_mut() else {
@@ -350,17 +345,12 @@ impl Source for FileSource {
     }
 
     fn snapshot(&mut self, _checkpoint: CheckpointId) -> Result<Vec<serde_json::Value>> {
-        let listed = self.listed_until_ms;
+        if self.continuous() {
+            return self.groups.snapshot(self.files.iter().map(|f| &f.pos));
+        }
         self.files
             .iter()
-            .map(|f| {
-                let pos = FilePosition {
-                    listed_until_ms: listed,
-                    of: self.parallelism,
-                    ..f.pos.clone()
-                };
-                serde_json::to_value(pos).map_err(Error::from)
-            })
+            .map(|f| serde_json::to_value(&f.pos).map_err(Error::from))
             .collect()
     }
 }

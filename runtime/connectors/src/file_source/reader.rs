@@ -34,14 +34,7 @@ impl Decoding {
                     .with_delimiter(self.csv_delimiter)
                     .with_batch_size(rows.max(1))
                     .build_decoder();
-                let mut at = 0;
-                while at < buf.len() {
-                    let n = d.decode(&buf[at..])?;
-                    if n == 0 {
-                        break;
-                    }
-                    at += n;
-                }
+                feed(buf, |rest| d.decode(rest))?;
                 d.decode(&[])?;
                 d.flush()
             }
@@ -49,18 +42,28 @@ impl Decoding {
                 let mut d = arrow::json::ReaderBuilder::new(self.schema.clone())
                     .with_batch_size(rows.max(1))
                     .build_decoder()?;
-                let mut at = 0;
-                while at < buf.len() {
-                    let n = d.decode(&buf[at..])?;
-                    if n == 0 {
-                        break;
-                    }
-                    at += n;
-                }
+                feed(buf, |rest| d.decode(rest))?;
                 d.flush()
             }
         }
     }
+}
+
+/// Hands `buf` to a push decoder (arrow's CSV and JSON decoders share this contract, not a
+/// trait) until it is consumed or the decoder takes no more.
+fn feed(
+    buf: &[u8],
+    mut decode: impl FnMut(&[u8]) -> std::result::Result<usize, ArrowError>,
+) -> std::result::Result<(), ArrowError> {
+    let mut at = 0;
+    while at < buf.len() {
+        let n = decode(&buf[at..])?;
+        if n == 0 {
+            break;
+        }
+        at += n;
+    }
+    Ok(())
 }
 
 /// An open file positioned at the start of a line.

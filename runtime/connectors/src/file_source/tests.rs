@@ -2,10 +2,11 @@
 //! error messages.
 
 use super::*;
-use crate::testkit::{drain, rows_as_strings, source_ctx, source_ctx_with_clock};
+use crate::testkit::{drain, rows_as_strings, source_ctx, source_ctx_with_clock, Drained};
 use arrow::datatypes::{DataType, Field, Schema};
 use freshet_core::ManualClock;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -16,6 +17,21 @@ fn schema() -> SchemaRef {
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("write {name}: {e}"));
+}
+
+/// Writes `name` and sets its modification time to `mtime`.
+fn write_with_mtime(dir: &Path, name: &str, text: &str, mtime: SystemTime) {
+    write(dir, name, text);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join(name))
+        .and_then(|f| f.set_modified(mtime))
+        .unwrap_or_else(|e| panic!("set mtime of {name}: {e}"));
+}
+
+/// Every row a drain produced, in order.
+fn rows(d: &Drained) -> Vec<String> {
+    d.batches.iter().flat_map(|(_, b)| rows_as_strings(b)).collect()
 }
 
 fn csv_dir() -> tempfile::TempDir {
@@ -37,6 +53,81 @@ fn csv_config(dir: &Path) -> FileSourceConfig {
     }
 }
 
+fn continuous_config(dir: &Path, interval_ms: u64) -> FileSourceConfig {
+    FileSourceConfig {
+        path: dir.to_path_buf(),
+        monitor_interval_ms: Some(interval_ms),
+        ..FileSourceConfig::default()
+    }
+}
+
+/// Subtask `i` of `p` of a source on `clock`, opened with `restored` items and batches of
+/// `batch` rows.
+fn open_on_clock(
+    config: &FileSourceConfig,
+    i: u32,
+    p: u32,
+    clock: &ManualClock,
+    restored: Vec<serde_json::Value>,
+    batch: usize,
+) -> FileSource {
+    let mut src = FileSource::new(schema(), config.clone()).expect("source");
+    let mut ctx = source_ctx_with_clock(i, p, Arc::new(clock.clone()), batch);
+    ctx.restored = restored;
+    src.open(&mut ctx).expect("open");
+    src
+}
+
+/// Deals snapshot items round-robin over `p` subtasks, as the engine does when a restore
+/// changes the parallelism.
+fn deal(items: &[serde_json::Value], p: usize) -> Vec<Vec<serde_json::Value>> {
+    (0..p)
+        .map(|i| items.iter().skip(i).step_by(p).cloned().collect())
+        .collect()
+}
+
+/// One run of a continuous source: subtask `i` opens with `shares[i]`, reads at most
+/// `max_batches` batches of one row, and snapshots. Returns the rows read and each subtask's
+/// items.
+fn continuous_run(
+    config: &FileSourceConfig,
+    clock: &ManualClock,
+    shares: Vec<Vec<serde_json::Value>>,
+    max_batches: usize,
+) -> (Vec<String>, Vec<Vec<serde_json::Value>>) {
+    let p = shares.len() as u32;
+    let mut seen = Vec::new();
+    let mut items = Vec::new();
+    for (i, share) in shares.into_iter().enumerate() {
+        let mut src = open_on_clock(config, i as u32, p, clock, share, 1);
+        let d = drain(&mut src, max_batches, 5).expect("drain");
+        assert!(!d.finished, "a continuous source never finishes");
+        seen.extend(rows(&d));
+        items.push(src.snapshot(CheckpointId(1)).expect("snapshot"));
+    }
+    (seen, items)
+}
+
+/// Writes `f{i}.json` for each `i`, two JSON lines each (ids `i` and `i + 100`); returns the
+/// rows they hold.
+fn two_line_files(dir: &Path, names: impl IntoIterator<Item = u32>) -> Vec<String> {
+    let mut expected = Vec::new();
+    for i in names {
+        write(
+            dir,
+            &format!("f{i}.json"),
+            &format!("{{\"id\": {i}}}\n{{\"id\": {}}}\n", i + 100),
+        );
+        expected.extend([format!("{i}|null"), format!("{}|null", i + 100)]);
+    }
+    expected
+}
+
+fn sorted(mut rows: Vec<String>) -> Vec<String> {
+    rows.sort();
+    rows
+}
+
 fn read_all(
     config: &FileSourceConfig,
     i: u32,
@@ -48,8 +139,7 @@ fn read_all(
     src.open(&mut source_ctx(i, p, restored, batch)).expect("open");
     let d = drain(&mut src, usize::MAX, 3).expect("drain");
     assert!(d.finished);
-    let rows = d.batches.iter().flat_map(|(_, b)| rows_as_strings(b)).collect();
-    (rows, src.snapshot(CheckpointId(9)).expect("snapshot"))
+    (rows(&d), src.snapshot(CheckpointId(9)).expect("snapshot"))
 }
 
 fn all_rows() -> Vec<String> {
@@ -70,8 +160,7 @@ fn bounded_csv_directory_with_headers() {
     let d = drain(&mut src, usize::MAX, 3).expect("drain");
     assert!(d.finished);
     assert_eq!(d.finished_splits, vec![0, 1, 2]);
-    let rows: Vec<String> = d.batches.iter().flat_map(|(_, b)| rows_as_strings(b)).collect();
-    assert_eq!(rows, all_rows());
+    assert_eq!(rows(&d), all_rows());
     assert_eq!(d.batches.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![0, 0, 1, 2]);
 }
 
@@ -109,13 +198,12 @@ fn restore_mid_file_without_duplicates_even_rescaled() {
             let mut src = FileSource::new(schema(), cfg.clone()).expect("source");
             src.open(&mut source_ctx(i, 2, Vec::new(), 2)).expect("open");
             let d = drain(&mut src, 1, 3).expect("drain");
-            seen.extend(d.batches.iter().flat_map(|(_, b)| rows_as_strings(b)));
+            seen.extend(rows(&d));
             items.extend(src.snapshot(CheckpointId(1)).expect("snapshot"));
         }
         assert_eq!(items[0]["offset"], 20, "{items:?}");
         assert_eq!(items[0]["line"], 3);
-        for i in 0..new_p as usize {
-            let mine: Vec<_> = items.iter().skip(i).step_by(new_p as usize).cloned().collect();
+        for (i, mine) in deal(&items, new_p as usize).into_iter().enumerate() {
             seen.extend(read_all(&cfg, i as u32, new_p, mine, 2).0);
         }
         seen.sort();
@@ -146,58 +234,26 @@ fn malformed_lines_name_file_and_line() {
 #[test]
 fn continuous_discovers_new_files_and_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = FileSourceConfig {
-        path: dir.path().to_path_buf(),
-        monitor_interval_ms: Some(1000),
-        ..FileSourceConfig::default()
-    };
+    let cfg = continuous_config(dir.path(), 1000);
     write(dir.path(), "1.json", "{\"id\": 1}\n{\"id\": 2}\n");
     let clock = ManualClock::new(0);
-    let mut src = FileSource::new(schema(), cfg.clone()).expect("source");
-    assert!(src
-        .open(&mut source_ctx_with_clock(0, 1, Arc::new(clock.clone()), 10))
-        .expect("open")
-        .is_empty());
+    let mut src = open_on_clock(&cfg, 0, 1, &clock, Vec::new(), 10);
     let d = drain(&mut src, 100, 5).expect("drain");
     assert!(!d.finished);
-    assert_eq!(
-        d.batches
-            .iter()
-            .flat_map(|(_, b)| rows_as_strings(b))
-            .collect::<Vec<_>>(),
-        vec!["1|null", "2|null"]
-    );
+    assert_eq!(rows(&d), vec!["1|null", "2|null"]);
     write(dir.path(), "2.json", "{\"id\": 3}\n");
     assert!(
         drain(&mut src, 100, 5).expect("drain").batches.is_empty(),
         "not before the interval"
     );
     clock.advance(1000);
-    let d = drain(&mut src, 100, 5).expect("drain");
-    assert_eq!(
-        d.batches
-            .iter()
-            .flat_map(|(_, b)| rows_as_strings(b))
-            .collect::<Vec<_>>(),
-        vec!["3|null"]
-    );
+    assert_eq!(rows(&drain(&mut src, 100, 5).expect("drain")), vec!["3|null"]);
     let items = src.snapshot(CheckpointId(3)).expect("snapshot");
-    assert_eq!(items.len(), 2);
 
     // A restored run reads only what is new.
     write(dir.path(), "3.json", "{\"id\": 4}\n");
-    let mut src = FileSource::new(schema(), cfg).expect("source");
-    let mut ctx = source_ctx_with_clock(0, 1, Arc::new(clock.clone()), 10);
-    ctx.restored = items;
-    src.open(&mut ctx).expect("open");
-    let d = drain(&mut src, 100, 5).expect("drain");
-    assert_eq!(
-        d.batches
-            .iter()
-            .flat_map(|(_, b)| rows_as_strings(b))
-            .collect::<Vec<_>>(),
-        vec!["4|null"]
-    );
+    let mut src = open_on_clock(&cfg, 0, 1, &clock, items, 10);
+    assert_eq!(rows(&drain(&mut src, 100, 5).expect("drain")), vec!["4|null"]);
 }
 
 #[test]
@@ -235,53 +291,55 @@ fn options() {
 #[test]
 fn continuous_restore_into_another_parallelism_reads_each_file_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = FileSourceConfig {
-        path: dir.path().to_path_buf(),
-        monitor_interval_ms: Some(10),
-        ..FileSourceConfig::default()
-    };
-    for i in 0..8 {
-        write(
-            dir.path(),
-            &format!("f{i}.json"),
-            &format!("{{\"id\": {i}}}\n{{\"id\": {}}}\n", i + 100),
-        );
-    }
+    let cfg = continuous_config(dir.path(), 10);
     let clock = ManualClock::new(0);
-    let mut seen = Vec::new();
-    let mut items = Vec::new();
-    for i in 0..2 {
-        let mut src = FileSource::new(schema(), cfg.clone()).expect("source");
-        src.open(&mut source_ctx_with_clock(i, 2, Arc::new(clock.clone()), 1))
-            .expect("open");
-        // Read a few rows: some files done, one mid-file, some not started.
-        let d = drain(&mut src, 3, 5).expect("drain");
-        seen.extend(d.batches.iter().flat_map(|(_, b)| rows_as_strings(b)));
-        items.extend(src.snapshot(CheckpointId(1)).expect("snapshot"));
-    }
+    let mut expected = two_line_files(dir.path(), 0..8);
+    // Read a few rows: some files done, one mid-file, some not started.
+    let (mut seen, items) = continuous_run(&cfg, &clock, vec![Vec::new(); 2], 3);
     // A file arriving after the checkpoint, newer than anything listed before.
-    write(dir.path(), "late.json", "{\"id\": 999}\n");
-    let late = std::fs::File::options()
-        .write(true)
-        .open(dir.path().join("late.json"))
-        .expect("open");
-    late.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
-        .expect("mtime");
-    for i in 0..3usize {
-        let mine: Vec<_> = items.iter().skip(i).step_by(3).cloned().collect();
-        let mut src = FileSource::new(schema(), cfg.clone()).expect("source");
-        let mut ctx = source_ctx_with_clock(i as u32, 3, Arc::new(clock.clone()), 10);
-        ctx.restored = mine;
-        src.open(&mut ctx).expect("open");
-        let d = drain(&mut src, 100, 5).expect("drain");
-        assert!(!d.finished);
-        seen.extend(d.batches.iter().flat_map(|(_, b)| rows_as_strings(b)));
-    }
-    seen.sort();
-    let mut expected: Vec<String> = (0..8)
-        .flat_map(|i| [format!("{i}|null"), format!("{}|null", i + 100)])
-        .collect();
+    write_with_mtime(
+        dir.path(),
+        "late.json",
+        "{\"id\": 999}\n",
+        SystemTime::now() + Duration::from_secs(10),
+    );
     expected.push("999|null".into());
-    expected.sort();
-    assert_eq!(seen, expected);
+    let (rest, _) = continuous_run(&cfg, &clock, deal(&items.concat(), 3), 100);
+    seen.extend(rest);
+    assert_eq!(sorted(seen), sorted(expected));
+}
+
+/// Files moved in with their old modification time (`mv` keeps it) after a restore into
+/// another parallelism are still new: whichever subtask now discovers them knows exactly which
+/// files the old run had taken, whatever their times.
+#[test]
+fn continuous_rescale_reads_files_with_old_mtimes_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = continuous_config(dir.path(), 10);
+    let clock = ManualClock::new(0);
+    let long_ago = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let mut expected = two_line_files(dir.path(), 0..6);
+    let (mut seen, items) = continuous_run(&cfg, &clock, vec![Vec::new(); 2], 4);
+
+    // 2 -> 3 subtasks; meanwhile old files arrive (and one with a recent time).
+    for i in 10..16 {
+        let name = format!("old{i}.json");
+        write_with_mtime(dir.path(), &name, &format!("{{\"id\": {i}}}\n"), long_ago);
+        expected.push(format!("{i}|null"));
+    }
+    write(dir.path(), "recent.json", "{\"id\": 50}\n");
+    expected.push("50|null".into());
+    let (rows3, items) = continuous_run(&cfg, &clock, deal(&items.concat(), 3), 5);
+    seen.extend(rows3);
+
+    // 3 -> 1 subtask, with another old file; the single subtask then reads everything left.
+    write_with_mtime(dir.path(), "old99.json", "{\"id\": 99}\n", long_ago);
+    expected.push("99|null".into());
+    let (rows1, items) = continuous_run(&cfg, &clock, deal(&items.concat(), 1), 1000);
+    seen.extend(rows1);
+    assert_eq!(sorted(seen.clone()), sorted(expected.clone()), "each file exactly once");
+
+    // And back to the same parallelism: nothing is read again.
+    let (again, _) = continuous_run(&cfg, &clock, items, 1000);
+    assert!(again.is_empty(), "{again:?}");
 }
