@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// Only these cases (substring match on the case name).
     #[arg(long)]
     pub only: Option<String>,
+    /// Only this state backend (for the stateful cases).
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
 }
 
 /// A blackhole sink whose subtasks all add to `counters`.
@@ -152,7 +155,11 @@ pub async fn run_cases(args: &BenchArgs) -> anyhow::Result<Vec<BenchRow>> {
             rows_out.push(measure(name, BackendKind::Heap, interval, graph, counters).await?);
         }
     }
-    for backend in [BackendKind::Heap, BackendKind::Rocksdb] {
+    let backends = [BackendKind::Heap, BackendKind::Rocksdb];
+    for backend in backends
+        .into_iter()
+        .filter(|b| args.backend.is_none_or(|only| only == *b))
+    {
         for interval in intervals {
             let name = "hot-items sliding count";
             if !wanted(name) {

@@ -9,6 +9,10 @@ use freshet_cli::bench::BenchArgs;
 use freshet_cli::examples::ExampleArgs;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: small allocations (state keys, timer entries) dominate the heap-state hot path.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Freshet: a distributed, stateful stream processor.
 #[derive(Parser, Debug)]
 #[command(name = "freshet", version, about)]

@@ -1,7 +1,8 @@
 //! Per-key timers, kept in keyed state.
 //!
 //! A timer is (domain, time, key group, key, namespace); registering the same one twice keeps
-//! one. The live set is an in-memory ordered index that finds the due timers quickly. Timers are
+//! one; timers of the same time fire in registration order. The live set is an in-memory index
+//! bucketed by time that finds the due timers quickly. Timers are
 //! persisted in the reserved keyed state [`TIMER_STATE`], so they are snapshotted, restored and
 //! redistributed by key group exactly like other keyed state, but written behind: changes since
 //! the last snapshot are collected and applied to the backend by [`TimerService::flush`] just
@@ -12,7 +13,8 @@
 use freshet_core::{Error, KeyGroup, Result};
 use freshet_state::{KeyedStateBackend, StateId};
 use hashbrown::HashMap;
-use std::collections::BTreeSet;
+use hashbrown::HashSet;
+use std::collections::{BTreeMap, VecDeque};
 
 /// The name of the keyed state holding timers.
 pub const TIMER_STATE: &str = "__timers";
@@ -53,12 +55,101 @@ enum Pending {
     Delete,
 }
 
+/// A timer's identity within its time: (key group, key, namespace).
+type TimerKey = (KeyGroup, Vec<u8>, Vec<u8>);
+
+/// The timers of one time, fired in registration order. `live` decides membership; `order`
+/// may hold keys removed since (skipped when popped).
+#[derive(Debug, Default)]
+struct Bucket {
+    order: VecDeque<TimerKey>,
+    live: HashSet<TimerKey>,
+}
+
+/// The timers of one domain, bucketed by time. Most timers of a window operator share a time
+/// (the end of a window), so registering and firing one is a hash-set operation rather than a
+/// search among all timers comparing keys byte by byte.
+#[derive(Debug, Default)]
+struct TimerIndex {
+    buckets: BTreeMap<i64, Bucket>,
+    len: usize,
+}
+
+impl TimerIndex {
+    /// Adds a timer; false if it was there.
+    fn insert(&mut self, (time, kg, key, ns): Entry) -> bool {
+        let bucket = self.buckets.entry(time).or_default();
+        let id = (kg, key, ns);
+        if bucket.live.contains(&id) {
+            return false;
+        }
+        bucket.order.push_back(id.clone());
+        bucket.live.insert(id);
+        self.len += 1;
+        true
+    }
+
+    /// Removes a timer; false if it was not there.
+    fn remove(&mut self, (time, kg, key, ns): &Entry) -> bool {
+        let Some(bucket) = self.buckets.get_mut(time) else {
+            return false;
+        };
+        if !bucket.live.remove(&(*kg, key.clone(), ns.clone())) {
+            return false;
+        }
+        self.len -= 1;
+        if bucket.live.is_empty() {
+            self.buckets.remove(time);
+        }
+        true
+    }
+
+    /// Removes and returns the earliest timer with time `<= upto`.
+    fn pop_due(&mut self, upto: i64) -> Option<Entry> {
+        loop {
+            let mut first = self.buckets.first_entry()?;
+            let time = *first.key();
+            if time > upto {
+                return None;
+            }
+            let bucket = first.get_mut();
+            while let Some(id) = bucket.order.pop_front() {
+                if bucket.live.remove(&id) {
+                    self.len -= 1;
+                    if bucket.live.is_empty() {
+                        first.remove();
+                    }
+                    let (kg, key, ns) = id;
+                    return Some((time, kg, key, ns));
+                }
+            }
+            // Only removed timers were left.
+            first.remove();
+        }
+    }
+
+    fn first_time(&self) -> Option<i64> {
+        self.buckets.keys().next().copied()
+    }
+
+    #[cfg(test)]
+    fn sorted(&self) -> Vec<Entry> {
+        let mut all: Vec<Entry> = self
+            .buckets
+            .iter()
+            .flat_map(|(t, b)| b.live.iter().map(|(kg, k, n)| (*t, *kg, k.clone(), n.clone())))
+            .collect();
+        all.sort();
+        all
+    }
+}
+
 /// Timers of one keyed operator subtask.
 #[derive(Debug, Default)]
 pub struct TimerService {
     state: Option<StateId>,
-    event: BTreeSet<Entry>,
-    processing: BTreeSet<Entry>,
+    event: TimerIndex,
+    processing: TimerIndex,
     /// Differences between the in-memory sets and the backend's timer state. No entry for a
     /// timer means the backend agrees with memory about it.
     pending: HashMap<(TimeDomain, Entry), Pending>,
@@ -118,7 +209,7 @@ impl TimerService {
             .ok_or_else(|| Error::Config("timers need a keyed operator (key_by before it)".into()))
     }
 
-    fn set_mut(&mut self, domain: TimeDomain) -> &mut BTreeSet<Entry> {
+    fn set_mut(&mut self, domain: TimeDomain) -> &mut TimerIndex {
         match domain {
             TimeDomain::EventTime => &mut self.event,
             TimeDomain::ProcessingTime => &mut self.processing,
@@ -162,12 +253,7 @@ impl TimerService {
 
     /// Removes and returns the earliest timer of `domain` with time `<= upto`, if any.
     pub fn pop_due(&mut self, domain: TimeDomain, upto: i64) -> Result<Option<Timer>> {
-        let set = self.set_mut(domain);
-        let due = match set.first() {
-            Some(first) if first.0 <= upto => set.pop_first(),
-            _ => None,
-        };
-        let Some(entry) = due else {
+        let Some(entry) = self.set_mut(domain).pop_due(upto) else {
             return Ok(None);
         };
         self.state_id()?;
@@ -214,17 +300,17 @@ impl TimerService {
 
     /// The time of the earliest processing-time timer.
     pub fn next_processing_time(&self) -> Option<i64> {
-        self.processing.first().map(|e| e.0)
+        self.processing.first_time()
     }
 
     /// The time of the earliest event-time timer.
     pub fn next_event_time(&self) -> Option<i64> {
-        self.event.first().map(|e| e.0)
+        self.event.first_time()
     }
 
     /// Number of registered timers (both domains).
     pub fn len(&self) -> usize {
-        self.event.len() + self.processing.len()
+        self.event.len + self.processing.len
     }
 
     /// Whether no timer is registered.
@@ -261,7 +347,7 @@ mod tests {
 
     fn stored(backend: &mut dyn KeyedStateBackend) -> Vec<(i64, Vec<u8>)> {
         let restored = TimerService::restore(backend).unwrap();
-        restored.event.iter().map(|e| (e.0, e.2.clone())).collect()
+        restored.event.sorted().into_iter().map(|e| (e.0, e.2)).collect()
     }
 
     #[test]
