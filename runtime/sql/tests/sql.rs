@@ -1124,3 +1124,59 @@ async fn window_joins_of_tumble_and_hop_functions_and_windows_after_an_interval_
         assert_eq!(csv_rows(&dir.path().join("counts")), expected_counts, "{label}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_scalar_udfs_registered_through_the_planner_run_in_sql() {
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+
+    // triple(x) = 3 * x, written in Rust.
+    let triple = create_udf(
+        "triple",
+        vec![DataType::Int64],
+        DataType::Int64,
+        Volatility::Immutable,
+        std::sync::Arc::new(|args: &[ColumnarValue]| {
+            let values = ColumnarValue::values_to_arrays(args)?;
+            let input = values[0]
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| datafusion::error::DataFusionError::Execution("triple takes BIGINT".into()))?;
+            let out: Int64Array = input.iter().map(|v| v.map(|v| v * 3)).collect();
+            Ok(ColumnarValue::Array(std::sync::Arc::new(out) as ArrayRef))
+        }),
+    );
+    let input = events(300);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("in")).expect("mkdir");
+    write_events(&dir.path().join("in/events.csv"), &input);
+    let sql = format!(
+        "{EVENTS_TABLE}
+        CREATE TABLE out (k BIGINT, t BIGINT) WITH ('connector' = 'filesystem', 'path' = '{{dir}}/out', 'format' = 'csv');
+        INSERT INTO out SELECT k, triple(v) FROM events WHERE triple(k) > 6;"
+    )
+    .replace("{dir}", &dir.path().display().to_string());
+    let planner = Planner::new();
+    planner.session().register_udf(triple);
+    let job = planner
+        .plan_script(&sql, &PlanOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("planning failed: {e}"));
+    let config = JobConfig {
+        local_dir: dir.path().join("local"),
+        checkpoint: freshet_engine::CheckpointConfig {
+            storage: dir.path().join("checkpoints").display().to_string(),
+            ..Default::default()
+        },
+        ..JobConfig::default()
+    };
+    LocalExecutor::new(config).run(&job.graph).await.expect("job failed");
+    let mut expected: Vec<String> = input
+        .iter()
+        .filter(|(k, _, _)| 3 * k > 6)
+        .map(|(k, v, _)| format!("{k},{}", 3 * v))
+        .collect();
+    expected.sort();
+    assert_eq!(csv_rows(&dir.path().join("out")), expected);
+}

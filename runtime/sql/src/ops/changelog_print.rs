@@ -7,11 +7,9 @@ use crate::ops::changelog::RowKind;
 use arrow::array::{Array, ArrayRef, Int8Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use arrow::util::display::{ArrayFormatter, FormatOptions};
-use freshet_connectors::print::{PrintConfig, PrintFormat};
+use freshet_connectors::print::{line_prefix, write_json_rows, write_text_rows, PrintConfig, PrintFormat};
 use freshet_core::{Error, Result};
 use freshet_dataflow::{Collector, Operator, OperatorContext};
-use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -45,30 +43,7 @@ impl ChangelogPrintSink {
         let values = batch.project(&(0..last).collect::<Vec<_>>())?;
         let mut buf = Vec::new();
         match self.config.format {
-            PrintFormat::Text => {
-                let options = FormatOptions::default().with_null("null");
-                let formatters = values
-                    .columns()
-                    .iter()
-                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                let mut line = String::new();
-                for row in 0..values.num_rows() {
-                    line.clear();
-                    line.push_str(&self.prefix);
-                    line.push_str(kind(row));
-                    line.push('[');
-                    for (i, f) in formatters.iter().enumerate() {
-                        if i > 0 {
-                            line.push_str(", ");
-                        }
-                        write!(line, "{}", f.value(row))
-                            .map_err(|e| Error::Internal(format!("print: formatting: {e}")))?;
-                    }
-                    line.push_str("]\n");
-                    buf.extend_from_slice(line.as_bytes());
-                }
-            }
+            PrintFormat::Text => write_text_rows(&values, &self.prefix, kind, &mut buf)?,
             PrintFormat::Json => {
                 let mut fields: Vec<Field> = values.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
                 fields.push(Field::new("rowkind", DataType::Utf8, false));
@@ -77,13 +52,7 @@ impl ChangelogPrintSink {
                     (0..values.num_rows()).map(kind),
                 )));
                 let with_kind = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-                let mut json = arrow::json::LineDelimitedWriter::new(Vec::new());
-                json.write(&with_kind)?;
-                json.finish()?;
-                for line in json.into_inner().split_inclusive(|b| *b == b'\n') {
-                    buf.extend_from_slice(self.prefix.as_bytes());
-                    buf.extend_from_slice(line);
-                }
+                write_json_rows(&with_kind, &self.prefix, &mut buf)?;
             }
         }
         Ok(buf)
@@ -92,13 +61,7 @@ impl ChangelogPrintSink {
 
 impl Operator for ChangelogPrintSink {
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
-        let info = ctx.info();
-        self.prefix = match (&self.config.identifier, info.parallelism > 1) {
-            (Some(id), true) => format!("{id}:{}> ", info.subtask.0 + 1),
-            (Some(id), false) => format!("{id}> "),
-            (None, true) => format!("{}> ", info.subtask.0 + 1),
-            (None, false) => String::new(),
-        };
+        self.prefix = line_prefix(self.config.identifier.as_deref(), ctx.info());
         Ok(())
     }
 
