@@ -82,9 +82,11 @@ impl FileSinkConfig {
         }
     }
 
-    /// Builds the config from `WITH (...)`-style options, rejecting unknown keys.
+    /// Builds the config from `WITH (...)`-style options, rejecting unknown keys (`connector`,
+    /// which selected the sink, is accepted like by every connector).
     pub fn from_options(options: &BTreeMap<String, String>) -> Result<Self> {
-        if let Some(unknown) = options.keys().find(|k| !FILE_SINK_OPTIONS.contains(&k.as_str())) {
+        let known = |k: &str| k == crate::options::CONNECTOR_KEY || FILE_SINK_OPTIONS.contains(&k);
+        if let Some(unknown) = options.keys().find(|k| !known(k)) {
             return Err(Error::Config(format!(
                 "unknown file sink option '{unknown}'; supported: {}",
                 FILE_SINK_OPTIONS.join(", ")

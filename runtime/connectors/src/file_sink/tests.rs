@@ -173,3 +173,13 @@ fn parquet_is_a_format_option() {
     let e = FileSinkConfig::from_options(&options).unwrap_err().to_string();
     assert!(e.contains("json, csv or parquet"), "{e}");
 }
+
+#[test]
+fn the_connector_key_is_accepted_like_everywhere() {
+    let mut options = BTreeMap::new();
+    options.insert("connector".to_string(), "filesystem".to_string());
+    options.insert("path".to_string(), "/tmp/x".to_string());
+    assert!(FileSinkConfig::from_options(&options).is_ok());
+    options.insert("pth".to_string(), "/tmp/x".to_string());
+    assert!(FileSinkConfig::from_options(&options).is_err());
+}
