@@ -6,10 +6,18 @@ use freshet_state::BackendKind;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Plans `sql` (with `{dir}` replaced by `dir`) and runs it to its end.
-async fn run_sql(sql: &str, dir: &Path, parallelism: u32, backend: BackendKind) {
+/// Plans `sql` (with `{dir}` replaced by `dir`) with `planner` and runs it to its end in
+/// batches of `batch_size` rows.
+async fn plan_and_run(
+    planner: Planner,
+    sql: &str,
+    dir: &Path,
+    parallelism: u32,
+    backend: BackendKind,
+    batch_size: usize,
+) {
     let sql = sql.replace("{dir}", &dir.display().to_string());
-    let job = Planner::new()
+    let job = planner
         .plan_script(
             &sql,
             &PlanOptions {
@@ -26,9 +34,23 @@ async fn run_sql(sql: &str, dir: &Path, parallelism: u32, backend: BackendKind) 
             storage: dir.join("checkpoints").display().to_string(),
             ..Default::default()
         },
+        batch_size,
         ..JobConfig::default()
     };
     LocalExecutor::new(config).run(&job.graph).await.expect("job failed");
+}
+
+/// Plans `sql` (with `{dir}` replaced by `dir`) and runs it to its end.
+async fn run_sql(sql: &str, dir: &Path, parallelism: u32, backend: BackendKind) {
+    plan_and_run(
+        Planner::new(),
+        sql,
+        dir,
+        parallelism,
+        backend,
+        JobConfig::default().batch_size,
+    )
+    .await;
 }
 
 async fn plan_error(sql: &str) -> SqlError {
@@ -386,7 +408,6 @@ impl freshet_dataflow::Operator for CollectSink {
 
 /// Plans `sql` with a `'connector' = 'collect'` sink and runs it; returns what it received.
 async fn run_collecting(sql: &str, dir: &Path, parallelism: u32, backend: BackendKind) -> Vec<(String, String)> {
-    let sql = sql.replace("{dir}", &dir.display().to_string());
     let collected: Collected = Default::default();
     let mut planner = Planner::new();
     let sink = collected.clone();
@@ -396,28 +417,8 @@ async fn run_collecting(sql: &str, dir: &Path, parallelism: u32, backend: Backen
             Ok(Box::new(CollectSink(sink.clone())) as Box<dyn freshet_dataflow::Operator>)
         }),
     );
-    let job = planner
-        .plan_script(
-            &sql,
-            &PlanOptions {
-                parallelism: Some(parallelism),
-                default_name: Some("test".into()),
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("planning failed: {e}"));
-    let config = JobConfig {
-        state_backend: backend,
-        local_dir: dir.join("local"),
-        checkpoint: freshet_engine::CheckpointConfig {
-            storage: dir.join("checkpoints").display().to_string(),
-            ..Default::default()
-        },
-        // Small batches, so that groups change many times.
-        batch_size: 64,
-        ..JobConfig::default()
-    };
-    LocalExecutor::new(config).run(&job.graph).await.expect("job failed");
+    // Small batches, so that groups change many times.
+    plan_and_run(planner, sql, dir, parallelism, backend, 64).await;
     let rows = collected.lock().expect("lock").clone();
     rows
 }
@@ -1155,23 +1156,18 @@ async fn rust_scalar_udfs_registered_through_the_planner_run_in_sql() {
         "{EVENTS_TABLE}
         CREATE TABLE out (k BIGINT, t BIGINT) WITH ('connector' = 'filesystem', 'path' = '{{dir}}/out', 'format' = 'csv');
         INSERT INTO out SELECT k, triple(v) FROM events WHERE triple(k) > 6;"
-    )
-    .replace("{dir}", &dir.path().display().to_string());
+    );
     let planner = Planner::new();
     planner.session().register_udf(triple);
-    let job = planner
-        .plan_script(&sql, &PlanOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("planning failed: {e}"));
-    let config = JobConfig {
-        local_dir: dir.path().join("local"),
-        checkpoint: freshet_engine::CheckpointConfig {
-            storage: dir.path().join("checkpoints").display().to_string(),
-            ..Default::default()
-        },
-        ..JobConfig::default()
-    };
-    LocalExecutor::new(config).run(&job.graph).await.expect("job failed");
+    plan_and_run(
+        planner,
+        &sql,
+        dir.path(),
+        1,
+        BackendKind::Heap,
+        JobConfig::default().batch_size,
+    )
+    .await;
     let mut expected: Vec<String> = input
         .iter()
         .filter(|(k, _, _)| 3 * k > 6)

@@ -138,7 +138,6 @@ impl Translator<'_> {
 
         // 4. Back to the aggregate's schema: group columns in order, then aggregates.
         let window_schema = windowed.schema().clone();
-        let window_df = Arc::new(DFSchema::try_from(window_schema.as_ref().clone()).map_err(|e| self.df_error(e))?);
         let col = |name: &str| Expr::Column(datafusion::common::Column::from_name(name));
         let key_out = |i: usize| -> String {
             let position = key_indices.iter().position(|&k| k == i).unwrap_or(0);
@@ -160,24 +159,8 @@ impl Translator<'_> {
         for (i, field) in a.schema.fields().iter().skip(groups.len()).enumerate() {
             post.push(cast_to(col(&format!("__agg_{i}")), field.data_type()).alias(field.name()));
         }
-        let windowed_stream = Stream {
-            ds: windowed,
-            schema: window_df,
-            rowtime: None,
-            proctime: None,
-            window: None,
-            changelog: false,
-        };
-        let mut out = self.calc(
-            &windowed_stream,
-            None,
-            &post,
-            a.schema.clone(),
-            &format!("{uid_basis} output"),
-        )?;
+        let mut out = self.window_output(windowed, &post, a.schema.clone(), &uid_basis)?;
         out.rowtime = groups.iter().position(|g| matches!(g, Group::Time));
-        out.proctime = None;
-        out.window = None;
         Ok(out)
     }
 

@@ -207,6 +207,28 @@ impl Translator<'_> {
         })
     }
 
+    /// The rows of a window operator (`windowed`: keys, window bounds, `__agg_i` columns)
+    /// projected by `post` onto an aggregate's `schema`. The result has no time attributes;
+    /// callers set the rowtime they keep.
+    pub(super) fn window_output(
+        &mut self,
+        windowed: DataStream,
+        post: &[Expr],
+        schema: DFSchemaRef,
+        uid_basis: &str,
+    ) -> Result<Stream> {
+        let window_df = DFSchema::try_from(windowed.schema().as_ref().clone()).map_err(|e| self.df_error(e))?;
+        let windowed = Stream {
+            ds: windowed,
+            schema: Arc::new(window_df),
+            rowtime: None,
+            proctime: None,
+            window: None,
+            changelog: false,
+        };
+        self.calc(&windowed, None, post, schema, &format!("{uid_basis} output"))
+    }
+
     /// Translates `plan`.
     pub fn plan(&mut self, plan: &LogicalPlan) -> Result<Stream> {
         match plan {

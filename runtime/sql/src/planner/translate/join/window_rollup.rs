@@ -116,7 +116,6 @@ impl Translator<'_> {
 
         // 3. Back to the aggregate's schema: group columns (the keys, in order), then aggregates.
         let window_schema = windowed.schema().clone();
-        let window_df = Arc::new(DFSchema::try_from(window_schema.as_ref().clone()).map_err(|e| self.df_error(e))?);
         let col = |name: &str| Expr::Column(datafusion::common::Column::from_name(name));
         let mut post = Vec::new();
         for (position, field) in a.schema.fields().iter().enumerate() {
@@ -127,24 +126,7 @@ impl Translator<'_> {
             };
             post.push(cast_to(col(&source), field.data_type()).alias(field.name()));
         }
-        let windowed_stream = Stream {
-            ds: windowed,
-            schema: window_df,
-            rowtime: None,
-            proctime: None,
-            window: None,
-            changelog: false,
-        };
-        let mut out = self.calc(
-            &windowed_stream,
-            None,
-            &post,
-            a.schema.clone(),
-            &format!("{uid_basis} output"),
-        )?;
-        out.rowtime = None;
-        out.proctime = None;
-        out.window = None;
+        let out = self.window_output(windowed, &post, a.schema.clone(), &uid_basis)?;
         Ok(Some(out))
     }
 }
