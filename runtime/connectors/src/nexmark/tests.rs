@@ -433,31 +433,3 @@ fn table_batches_respect_batch_size_and_skip_other_kinds() {
     let filled = g.fill(&mut fields, &mut columns, 10, u64::MAX);
     assert_eq!((filled.rows, filled.events), (10, 14));
 }
-
-/// Release-mode throughput of the bid table into nothing: run with
-/// `cargo test --release -p freshet-connectors -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn bid_generation_throughput() {
-    let cfg = config(50_000_000, 8);
-    let batch_size = std::env::var("NEXMARK_BENCH_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8192);
-    let start = std::time::Instant::now();
-    let mut bytes = 0usize;
-    let summary = generate(&cfg, batch_size, |b| {
-        bytes += b.get_array_memory_size();
-        Ok(())
-    })
-    .expect("generate");
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "nexmark bid table, batches of {batch_size}: {} events ({} bids) in {secs:.2}s = {:.2} M events/s, {:.2} M bids/s, {:.0} MB",
-        summary.events,
-        summary.rows,
-        summary.events as f64 / secs / 1e6,
-        summary.rows as f64 / secs / 1e6,
-        bytes as f64 / 1e6
-    );
-}
