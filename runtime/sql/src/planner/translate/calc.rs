@@ -6,7 +6,7 @@ impl Translator<'_> {
     pub(super) fn projection(&mut self, p: &Projection) -> Result<Stream> {
         // A filter right below a projection runs in the same operator.
         let (input_plan, filter) = match p.input.as_ref() {
-            LogicalPlan::Filter(f) => (f.input.as_ref(), Some(&f.predicate)),
+            LogicalPlan::Filter(f) if !super::rank::is_rank_filter(f) => (f.input.as_ref(), Some(&f.predicate)),
             other => (other, None),
         };
         let input = self.plan(input_plan)?;

@@ -13,6 +13,8 @@ mod aggregate;
 mod calc;
 mod group_aggregate;
 mod join;
+mod over;
+mod rank;
 mod scan;
 mod union;
 
@@ -234,6 +236,7 @@ impl Translator<'_> {
         match plan {
             LogicalPlan::TableScan(scan) => self.scan(scan),
             LogicalPlan::Projection(p) => self.projection(p),
+            LogicalPlan::Filter(f) if rank::is_rank_filter(f) => self.rank(f, plan),
             LogicalPlan::Filter(f) => self.filter(f, plan),
             LogicalPlan::SubqueryAlias(a) => {
                 let mut stream = self.plan(&a.input)?;
@@ -248,11 +251,7 @@ impl Translator<'_> {
                 "ORDER BY / LIMIT on an unbounded stream",
                 "use a window Top-N: ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...) <= N",
             )),
-            LogicalPlan::Window(_) => Err(unsupported(
-                self.location,
-                "an OVER window",
-                "window aggregations with TUMBLE, HOP, CUMULATE and SESSION work",
-            )),
+            LogicalPlan::Window(w) => self.over(w, plan),
             LogicalPlan::Distinct(_) => Err(unsupported(self.location, "DISTINCT", "GROUP BY over a window")),
             LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => Err(unsupported(
                 self.location,

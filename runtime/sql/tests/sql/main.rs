@@ -442,6 +442,32 @@ fn apply_changelog(rows: &[(String, String)], key_columns: usize) -> Vec<String>
     table.into_values().collect()
 }
 
+/// Applies a changelog as a multiset of rows: +I/+U add a row, -U/-D remove one equal row
+/// (which must be present). Returns the final rows, sorted.
+#[allow(dead_code)] // until the Top-N and OVER tests use it
+fn materialize(rows: &[(String, String)]) -> Vec<String> {
+    let mut table: BTreeMap<String, usize> = BTreeMap::new();
+    for (kind, row) in rows {
+        match kind.as_str() {
+            "+I" | "+U" => *table.entry(row.clone()).or_default() += 1,
+            "-U" | "-D" => {
+                let count = table
+                    .get_mut(row)
+                    .unwrap_or_else(|| panic!("{kind} of a row not present: {row}"));
+                *count -= 1;
+                if *count == 0 {
+                    table.remove(row);
+                }
+            }
+            other => panic!("unknown row kind {other}"),
+        }
+    }
+    table
+        .into_iter()
+        .flat_map(|(row, count)| std::iter::repeat_n(row, count))
+        .collect()
+}
+
 const COMBINATIONS: [(u32, BackendKind); 4] = [
     (1, BackendKind::Heap),
     (3, BackendKind::Heap),
