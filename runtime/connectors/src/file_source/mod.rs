@@ -1,9 +1,9 @@
-//! File sources: CSV (with or without a header line) and JSON lines, read with arrow's decoders
-//! against a given schema.
+//! File sources: CSV (with or without a header line), JSON lines and Parquet, read against a
+//! given schema (Parquet columns are matched by name and cast to the declared types).
 //!
 //! **Splits are files.** The position of a file is `{path, offset, line, done}`: the byte offset
-//! of the next unread line (and how many lines precede it, for error messages), so a restore
-//! resumes mid-file with neither duplicates nor gaps. Finished files keep their positions in
+//! of the next unread line (and how many lines precede it, for error messages), or for Parquet
+//! the number of rows read, so a restore resumes mid-file with neither duplicates nor gaps. Finished files keep their positions in
 //! the snapshot, so a restore never reads a file twice.
 //!
 //! **Bounded** (no `monitor_interval`): the path (a file, or every visible file of a directory)
@@ -29,6 +29,7 @@
 //! A line that does not parse fails the source with an error naming the file and line.
 
 mod discovery;
+mod parquet_file;
 mod reader;
 
 pub use discovery::KeyGroupFiles;
@@ -53,13 +54,16 @@ pub enum FileFormat {
     /// One JSON object per line.
     #[default]
     Json,
+    /// Apache Parquet files.
+    Parquet,
 }
 
 impl FileFormat {
-    /// Parses `csv` or `json` (also `json-lines`, `jsonl`).
+    /// Parses `csv`, `json` (also `json-lines`, `jsonl`) or `parquet`.
     pub fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "csv" => Some(Self::Csv),
+            "parquet" => Some(Self::Parquet),
             "json" | "jsonl" | "json-lines" | "ndjson" => Some(Self::Json),
             _ => None,
         }
@@ -72,7 +76,7 @@ impl FileFormat {
 pub struct FileSourceConfig {
     /// A file, or a directory whose visible files are read.
     pub path: PathBuf,
-    /// CSV or JSON lines.
+    /// CSV, JSON lines or Parquet.
     pub format: FileFormat,
     /// Whether each CSV file starts with a header line (skipped).
     pub csv_header: bool,
@@ -115,7 +119,7 @@ impl FileSourceConfig {
             ..Self::default()
         };
         if let Some(f) = r.raw("format") {
-            c.format = FileFormat::parse(f).ok_or_else(|| r.invalid("format", f, "expected csv or json"))?;
+            c.format = FileFormat::parse(f).ok_or_else(|| r.invalid("format", f, "expected csv, json or parquet"))?;
         }
         if let Some(h) = r.bool("csv.header")? {
             c.csv_header = h;
@@ -154,9 +158,9 @@ pub struct FilePosition {
     pub path: String,
     /// Its index (bounded: in the sorted listing; continuous: the name hash).
     pub index: u32,
-    /// Byte offset of the next unread line.
+    /// Byte offset of the next unread line (Parquet: rows read).
     pub offset: u64,
-    /// Lines before `offset`.
+    /// Lines before `offset` (Parquet: rows read).
     pub line: u64,
     /// Whether it has been read to its end.
     pub done: bool,
@@ -180,7 +184,7 @@ struct OwnedFile {
     split: u32,
 }
 
-/// A CSV or JSON-lines file source.
+/// A CSV, JSON-lines or Parquet file source.
 pub struct FileSource {
     config: FileSourceConfig,
     decoding: Decoding,
@@ -309,7 +313,7 @@ impl Source for FileSource {
         if self.current.is_none() {
             if let Some(i) = self.files.iter().position(|f| !f.pos.done) {
                 let p = &self.files[i].pos;
-                self.current = Some((i, OpenFile::open(Path::new(&p.path), p.offset, p.line)?));
+                self.current = Some((i, OpenFile::open(Path::new(&p.path), &self.decoding, p.offset, p.line)?));
             }
         }
         let Some((i, file)) = self.current.as_mut() else {

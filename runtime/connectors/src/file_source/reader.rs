@@ -1,7 +1,11 @@
-//! Reading one file from a byte offset in chunks of whole lines, decoded into record batches
-//! by arrow's CSV or JSON decoder. The offset after a chunk is always the start of the next
-//! unread line, which is what the source checkpoints.
+//! Reading one file from its checkpointed position.
+//!
+//! CSV and JSON lines are read from a byte offset in chunks of whole lines, decoded into record
+//! batches by arrow's CSV or JSON decoder; the offset after a chunk is always the start of the
+//! next unread line, which is what the source checkpoints. Parquet files are read from a row
+//! offset (see [`super::parquet_file`]).
 
+use super::parquet_file::ParquetFile;
 use super::FileFormat;
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
@@ -16,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub struct Decoding {
     /// The records' schema.
     pub schema: SchemaRef,
-    /// CSV or JSON lines.
+    /// CSV, JSON lines or Parquet.
     pub format: FileFormat,
     /// Whether a CSV file's first line is a header (skipped).
     pub csv_header: bool,
@@ -45,6 +49,9 @@ impl Decoding {
                 feed(buf, |rest| d.decode(rest))?;
                 d.flush()
             }
+            FileFormat::Parquet => Err(ArrowError::InvalidArgumentError(
+                "Parquet files are not read as lines".into(),
+            )),
         }
     }
 }
@@ -66,8 +73,35 @@ fn feed(
     Ok(())
 }
 
-/// An open file positioned at the start of a line.
-pub struct OpenFile {
+/// An open file of any format, positioned where reading resumes.
+pub enum OpenFile {
+    /// CSV or JSON lines.
+    Text(TextFile),
+    /// Parquet.
+    Parquet(ParquetFile),
+}
+
+impl OpenFile {
+    /// Opens `path` at `offset` (a byte offset for text, a row offset for Parquet), where
+    /// `line` lines (or rows) precede it.
+    pub fn open(path: &Path, decoding: &Decoding, offset: u64, line: u64) -> Result<Self> {
+        Ok(match decoding.format {
+            FileFormat::Parquet => Self::Parquet(ParquetFile::open(path, &decoding.schema, offset)?),
+            FileFormat::Csv | FileFormat::Json => Self::Text(TextFile::open(path, offset, line)?),
+        })
+    }
+
+    /// Reads up to `max_rows` records.
+    pub fn read(&mut self, decoding: &Decoding, max_rows: usize) -> Result<Chunk> {
+        match self {
+            Self::Text(f) => f.read(decoding, max_rows),
+            Self::Parquet(f) => f.read(max_rows),
+        }
+    }
+}
+
+/// A text file positioned at the start of a line.
+pub struct TextFile {
     path: PathBuf,
     reader: BufReader<File>,
     /// Byte offset of the next unread line.
@@ -93,7 +127,7 @@ pub struct Chunk {
     pub eof: bool,
 }
 
-impl OpenFile {
+impl TextFile {
     /// Opens `path` at `offset`, where `line` lines precede it.
     pub fn open(path: &Path, offset: u64, line: u64) -> Result<Self> {
         let what = |e| Error::io(format!("file source: opening '{}' at byte {offset}", path.display()), e);
@@ -162,6 +196,7 @@ impl OpenFile {
         let kind = match decoding.format {
             FileFormat::Csv => "CSV",
             FileFormat::Json => "JSON",
+            FileFormat::Parquet => "Parquet",
         };
         for (line, start, end) in &self.spans {
             if let Err(e) = decoding.decode(&self.lines[*start..*end], 1) {

@@ -284,7 +284,13 @@ fn options() {
             .unwrap_or_default()
     };
     assert!(err(&[("format", "csv")]).contains("'path'"));
-    assert!(err(&[("path", "/x"), ("format", "parquet")]).contains("'format'"));
+    assert!(err(&[("path", "/x"), ("format", "avro")]).contains("'format'"));
+    assert_eq!(
+        FileSourceConfig::from_options(&o(&[("path", "/x"), ("format", "parquet")]))
+            .expect("parquet")
+            .format,
+        FileFormat::Parquet
+    );
     assert!(err(&[("path", "/x"), ("poll", "1")]).contains("source.monitor-interval"));
 }
 
@@ -342,4 +348,122 @@ fn continuous_rescale_reads_files_with_old_mtimes_exactly_once() {
     // And back to the same parallelism: nothing is read again.
     let (again, _) = continuous_run(&cfg, &clock, items, 1000);
     assert!(again.is_empty(), "{again:?}");
+}
+
+/// Writes a Parquet file whose columns differ from [`schema`] in order, case and types: an
+/// extra column, `NAME` before `id`, and `id` as a 32-bit integer; rows `first..first + n`
+/// in row groups of 3.
+fn write_parquet(dir: &Path, name: &str, first: i32, n: i32) {
+    use arrow::array::{Float64Array, Int32Array, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    let file_schema = Arc::new(Schema::new(vec![
+        Field::new("extra", DataType::Float64, false),
+        Field::new("NAME", DataType::Utf8, true),
+        Field::new("id", DataType::Int32, false),
+    ]));
+    let ids: Vec<i32> = (first..first + n).collect();
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        file_schema.clone(),
+        vec![
+            Arc::new(Float64Array::from(ids.iter().map(|&i| i as f64).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                ids.iter()
+                    .map(|i| (i % 2 == 0).then(|| format!("n{i}")))
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int32Array::from(ids)),
+        ],
+    )
+    .expect("batch");
+    let file = std::fs::File::create(dir.join(name)).expect("create parquet");
+    let props = WriterProperties::builder().set_max_row_group_row_count(Some(3)).build();
+    let mut writer = ArrowWriter::try_new(file, file_schema, Some(props)).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+}
+
+fn parquet_rows(ids: std::ops::Range<i32>) -> Vec<String> {
+    ids.map(|i| {
+        if i % 2 == 0 {
+            format!("{i}|n{i}")
+        } else {
+            format!("{i}|null")
+        }
+    })
+    .collect()
+}
+
+#[test]
+fn parquet_columns_are_matched_by_name_and_cast() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_parquet(dir.path(), "a.parquet", 0, 7);
+    let cfg = FileSourceConfig {
+        path: dir.path().join("a.parquet"),
+        format: FileFormat::Parquet,
+        ..FileSourceConfig::default()
+    };
+    let (rows, snap) = read_all(&cfg, 0, 1, Vec::new(), 2);
+    assert_eq!(rows, parquet_rows(0..7));
+    assert_eq!(
+        (snap[0]["offset"].clone(), snap[0]["done"].clone()),
+        (7.into(), true.into())
+    );
+}
+
+#[test]
+fn parquet_restores_mid_file_without_duplicates_even_rescaled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_parquet(dir.path(), "a.parquet", 0, 8);
+    write_parquet(dir.path(), "b.parquet", 8, 5);
+    let cfg = FileSourceConfig {
+        path: dir.path().to_path_buf(),
+        format: FileFormat::Parquet,
+        ..FileSourceConfig::default()
+    };
+    for new_p in [1u32, 3] {
+        let mut seen = Vec::new();
+        let mut items = Vec::new();
+        for i in 0..2 {
+            let mut src = FileSource::new(schema(), cfg.clone()).expect("source");
+            src.open(&mut source_ctx(i, 2, Vec::new(), 2)).expect("open");
+            // Two batches of two rows: mid-file, across a row-group boundary next.
+            let d = drain(&mut src, 2, 3).expect("drain");
+            seen.extend(rows(&d));
+            items.extend(src.snapshot(CheckpointId(1)).expect("snapshot"));
+        }
+        assert_eq!(items[0]["offset"], 4, "{items:?}");
+        for (i, mine) in deal(&items, new_p as usize).into_iter().enumerate() {
+            seen.extend(read_all(&cfg, i as u32, new_p, mine, 2).0);
+        }
+        assert_eq!(sorted(seen), sorted(parquet_rows(0..13)), "into parallelism {new_p}");
+    }
+}
+
+#[test]
+fn parquet_errors_name_the_file_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_parquet(dir.path(), "a.parquet", 0, 2);
+    write(dir.path(), "b.parquet", "not parquet");
+    let open = |name: &str, schema: SchemaRef| {
+        let cfg = FileSourceConfig {
+            path: dir.path().join(name),
+            format: FileFormat::Parquet,
+            ..FileSourceConfig::default()
+        };
+        let mut src = FileSource::new(schema, cfg).expect("source");
+        src.open(&mut source_ctx(0, 1, Vec::new(), 2)).expect("open");
+        drain(&mut src, usize::MAX, 3)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let missing = Arc::new(Schema::new(vec![Field::new("price", DataType::Int64, false)]));
+    let e = open("a.parquet", missing);
+    assert!(
+        e.contains("a.parquet") && e.contains("no column 'price'") && e.contains("extra, NAME, id"),
+        "{e}"
+    );
+    let e = open("b.parquet", schema());
+    assert!(e.contains("b.parquet") && e.contains("unreadable Parquet"), "{e}");
 }
