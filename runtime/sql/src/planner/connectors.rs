@@ -129,20 +129,13 @@ pub fn changelog_sink_factory(ddl: &TableDdl, at: Location) -> Result<SinkBuilde
             ))
         }
         "blackhole" => sink_factory(ddl),
-        "filesystem" if !ddl.primary_key.is_empty() => Err(SqlError::at(
-            at,
-            format!(
-                "the sink '{name}' declares a PRIMARY KEY, but writing upserts to files is not supported yet, and the query produces updates (GROUP BY without a window)"
-            ),
-        )
-        .with_hint("aggregate over a window table function (TUMBLE, HOP, CUMULATE, SESSION) for append-only results, or write the changelog to 'print' or 'blackhole'")),
         _ => Err(SqlError::at(
             at,
             format!(
                 "the sink '{name}' is append-only but the query produces updates (GROUP BY without a window)"
             ),
         )
-        .with_hint("aggregate over a window table function (TUMBLE, HOP, CUMULATE, SESSION) for append-only results, or write the changelog to 'print' or 'blackhole'")),
+        .with_hint("aggregate over a window table function (TUMBLE, HOP, CUMULATE, SESSION) for append-only results, write the changelog to 'print' or 'blackhole', or declare a PRIMARY KEY on a 'filesystem' sink to write upserts")),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod rewrite;
 pub mod settings;
 mod translate;
 pub mod uid;
+pub mod upsert;
 
 use crate::ddl::{ColumnKind, TableDdl};
 use crate::error::{Result, SqlError};
@@ -596,8 +597,16 @@ impl Planner {
         };
         for insert in &inserts {
             translator.location = insert.location;
-            let stream: Stream = translator.plan(&insert.plan)?;
+            let mut stream: Stream = translator.plan(&insert.plan)?;
             let (sink_name, factory) = match &insert.target {
+                Some(table) if upsert::writes_upserts(&table.ddl) => {
+                    let name = Self::table_key(&table.ddl.name);
+                    let uid = translator.uids.allocate_exact(&format!("upsert-{name}"));
+                    stream.ds =
+                        upsert::encode_upserts(&stream.ds, stream.changelog, &table.ddl, &uid, insert.location)?;
+                    stream.changelog = false;
+                    (name, sink_for(&table.ddl, false, insert.location)?)
+                }
                 Some(table) => (
                     Self::table_key(&table.ddl.name),
                     sink_for(&table.ddl, stream.changelog, insert.location)?,
