@@ -1,4 +1,6 @@
-//! Joins of two append-only streams: regular inner equi-joins, window joins and interval joins.
+//! Joins: regular, window and interval inner joins of two append-only streams
+//! ([`JoinOperator`]), and updating regular joins ([`UpdatingJoinOperator`]: outer joins and
+//! joins of changelog inputs, emitting a changelog).
 //!
 //! All three are one keyed two-input operator, [`JoinOperator`]: both inputs are hash-partitioned
 //! by their equi-join keys (which therefore have the same types on both sides), each side's rows
@@ -18,12 +20,16 @@
 //!
 //! Rows whose key has a NULL never match (SQL equality) and are not stored.
 
+mod matching;
 mod operator;
 mod rows;
+mod updating;
 mod window_assign;
 
+pub use matching::{apply_change, Emission, Stored};
 pub use operator::{JoinKind, JoinOperator, JoinSpec};
 pub use rows::RowCodec;
+pub use updating::{UpdatingJoinOperator, UpdatingJoinSpec, UpdatingSide};
 pub use window_assign::{WindowAssignOperator, WindowAssignSpec};
 
 #[cfg(test)]
