@@ -2,6 +2,7 @@
 //! append-only inputs are window, interval or regular joins run by the append-only
 //! [`JoinOperator`]; LEFT, RIGHT and FULL joins and joins of a changelog input are regular joins
 //! emitting a changelog ([`updating`]); outer window and interval joins are planning errors.
+//! A join reading a `FOR SYSTEM_TIME AS OF` table is a lookup join ([`lookup`]).
 //!
 //! - A **window join** has both inputs' `window_start` and `window_end` among its equalities,
 //!   each coming from a window aggregation (traced through the plan, so aliases such as
@@ -20,6 +21,7 @@
 //! Key expressions that are not plain columns (or whose types differ between the sides) are
 //! computed by a pre-projection appending `__join_key_n` columns to the input.
 
+mod lookup;
 mod updating;
 mod window_rollup;
 
@@ -71,6 +73,26 @@ impl Translator<'_> {
                 self.location,
                 "a join without an equality between the two inputs (a cross or theta join)",
                 "join ON left.key = right.key (plus any other condition)",
+            ));
+        }
+        if let Some(table) = lookup::find_lookup(&join.right) {
+            if right_outer {
+                return Err(unsupported(
+                    self.location,
+                    &format!(
+                        "a {} JOIN of a FOR SYSTEM_TIME AS OF table",
+                        join.join_type.to_string().to_uppercase()
+                    ),
+                    "a lookup join is an inner or LEFT join with the looked-up table on the right",
+                ));
+            }
+            return self.lookup_join(join, plan, table, left_outer);
+        }
+        if lookup::find_lookup(&join.left).is_some() {
+            return Err(unsupported(
+                self.location,
+                "a FOR SYSTEM_TIME AS OF table on the left of a join",
+                "put the looked-up table on the right: FROM probe JOIN dim FOR SYSTEM_TIME AS OF probe.proc_time",
             ));
         }
         let left = self.plan(&join.left)?;
