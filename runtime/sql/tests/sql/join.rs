@@ -253,4 +253,21 @@ async fn lookup_joins_of_unbounded_tables_are_planning_errors_with_a_hint() {
     let e = plan_error(sql).await;
     assert!(e.message.contains("FOR SYSTEM_TIME AS OF on table 'auction'"), "{e}");
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("filesystem")), "{e}");
+    // Event time (a versioned table) and a RIGHT lookup join are not supported either.
+    let dim = "CREATE TABLE dim (id BIGINT, name STRING)
+        WITH ('connector' = 'filesystem', 'path' = '/tmp/dim.csv', 'format' = 'csv');";
+    let event_time = format!(
+        "{JOIN_TABLES}{dim}
+        CREATE TABLE out (k BIGINT, name STRING) WITH ('connector' = 'blackhole');
+        INSERT INTO out SELECT a.k, d.name FROM a JOIN dim FOR SYSTEM_TIME AS OF a.ts AS d ON a.k = d.id;"
+    );
+    let e = plan_error(&event_time).await;
+    assert!(e.message.contains("an event-time temporal join"), "{e}");
+    assert!(e.hint.is_some(), "{e}");
+    let right = event_time.replace(
+        "JOIN dim FOR SYSTEM_TIME AS OF a.ts",
+        "RIGHT JOIN dim FOR SYSTEM_TIME AS OF a.ts",
+    );
+    let e = plan_error(&right).await;
+    assert!(e.message.contains("RIGHT JOIN of a FOR SYSTEM_TIME AS OF table"), "{e}");
 }

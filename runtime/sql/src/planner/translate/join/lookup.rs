@@ -7,6 +7,7 @@ use super::super::*;
 use crate::ddl::CONNECTOR_OPTION;
 use crate::ops::join::{DimensionStep, DimensionTable, LookupJoinOperator, LookupJoinSpec};
 use crate::planner::catalog::LookupTable;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::Join;
 use freshet_connectors::FileSourceConfig;
 
@@ -23,6 +24,25 @@ pub(super) fn find_lookup(plan: &LogicalPlan) -> Option<LookupTable> {
         }
         _ => None,
     }
+}
+
+/// The `AS PROCTIME()` columns of the tables `plan` reads (through views).
+fn probe_proctimes(plan: &LogicalPlan) -> Vec<String> {
+    let mut found = Vec::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            if let Ok(provider) = source_as_provider(&scan.source) {
+                let any: &dyn std::any::Any = provider.as_ref();
+                if let Some(table) = any.downcast_ref::<StreamTable>() {
+                    found.extend(crate::planner::proctime_column(&table.ddl));
+                } else if let Some(view) = provider.get_logical_plan() {
+                    found.extend(probe_proctimes(&view));
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
 }
 
 impl Translator<'_> {
@@ -58,18 +78,18 @@ impl Translator<'_> {
                 "a lookup table is read once when the job starts: remove 'source.monitor-interval'",
             ));
         }
-        let left = self.plan(&join.left)?;
         let as_of_column = lookup.as_of.rsplit('.').next().unwrap_or_default().trim_matches('`');
-        if let Some(rowtime) = left.rowtime {
-            if left.schema.field(rowtime).name() == as_of_column {
-                return Err(unsupported(
-                    at,
-                    &format!("an event-time temporal join (FOR SYSTEM_TIME AS OF {})", lookup.as_of),
-                    "look the table up at processing time: FOR SYSTEM_TIME AS OF a PROCTIME() column of the probe table",
-                ));
-            }
+        if !probe_proctimes(&join.left).iter().any(|c| c == as_of_column) {
+            return Err(unsupported(
+                at,
+                &format!(
+                    "FOR SYSTEM_TIME AS OF {}, which is not a processing-time attribute (an event-time temporal join)",
+                    lookup.as_of
+                ),
+                "look the table up at processing time: FOR SYSTEM_TIME AS OF a column declared `name AS PROCTIME()` in the probe table",
+            ));
         }
-
+        let left = self.plan(&join.left)?;
         // The probe's keys, and the table's keys in the probe keys' types.
         let uid_basis = self.uids.stable_text(&format!("{}", plan.display_indent()));
         let right_schema = join.right.schema();
