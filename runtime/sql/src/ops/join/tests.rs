@@ -200,6 +200,10 @@ mod updating {
 
     /// A LEFT JOIN of an append-only left input and a changelog right input on `k`.
     fn left_join(backend: BackendKind) -> OperatorHarness {
+        left_join_with_ttl(backend, None)
+    }
+
+    fn left_join_with_ttl(backend: BackendKind, ttl: Option<freshet_state::ttl::TtlConfig>) -> OperatorHarness {
         let (left, right) = (side("l"), changelog_side());
         let joined: SchemaRef = Arc::new(Schema::new(
             left.fields()
@@ -233,7 +237,7 @@ mod updating {
             residual: None,
             joined_schema: joined,
             output_schema: Arc::new(Schema::new(fields)),
-            ttl: None,
+            ttl,
         };
         let factory = move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
             Ok(Box::new(UpdatingJoinOperator::new(spec.clone())))
@@ -300,5 +304,27 @@ mod updating {
             let out = h.process_input(0, batch(&l, &[(Some(1), 0, "d")])).expect("left");
             assert_eq!(changes(out), ["0 d -"]);
         }
+    }
+
+    #[test]
+    fn stored_rows_expire_after_the_state_ttl() {
+        let ttl = Some(freshet_state::ttl::TtlConfig::after_write(100));
+        let mut h = left_join_with_ttl(BackendKind::Heap, ttl);
+        let l = side("l");
+        h.set_clock(1_000);
+        h.process_input(0, batch(&l, &[(Some(1), 0, "old")])).expect("left");
+        h.set_clock(1_050);
+        h.process_input(0, batch(&l, &[(Some(1), 0, "young")])).expect("left");
+        h.set_clock(1_120);
+        let out = h
+            .process_input(1, changelog_batch(&[(Some(1), 0, "b", 0)]))
+            .expect("right");
+        assert_eq!(changes(out), ["3 young -", "0 young b"]);
+        // The right row expires too: a retraction of it is dropped.
+        h.set_clock(1_500);
+        let out = h
+            .process_input(1, changelog_batch(&[(Some(1), 0, "b", 3)]))
+            .expect("right");
+        assert!(changes(out).is_empty());
     }
 }
