@@ -109,3 +109,36 @@ impl TableProvider for WindowTvfTable {
         Err(not_executable("a window table function"))
     }
 }
+
+/// A table read `FOR SYSTEM_TIME AS OF` (a lookup join's dimension table) after the rewrite:
+/// the table's columns. The join translator loads the table into its lookup operator.
+#[derive(Clone, Debug)]
+pub struct LookupTable {
+    /// The table.
+    pub table: Arc<StreamTable>,
+    /// Its name as written.
+    pub name: String,
+    /// The `AS OF` expression as written.
+    pub as_of: String,
+}
+
+#[async_trait]
+impl TableProvider for LookupTable {
+    fn schema(&self) -> SchemaRef {
+        self.table.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(not_executable("a lookup table"))
+    }
+}

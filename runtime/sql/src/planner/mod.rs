@@ -26,7 +26,7 @@ use crate::ddl::{ColumnKind, TableDdl};
 use crate::error::{Result, SqlError};
 use crate::statement::{parse_script, Statement};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
-use catalog::{StreamTable, WindowTvfTable};
+use catalog::{LookupTable, StreamTable, WindowTvfTable};
 use datafusion::common::TableReference;
 use datafusion::datasource::{provider_as_source, TableProvider, ViewTable};
 use datafusion::error::DataFusionError;
@@ -385,6 +385,27 @@ impl Planner {
                 ),
             );
             self.register(&name, Arc::new(WindowTvfTable { tvf, input, schema }), at)?;
+        }
+        for (name, lookup) in rewrite::rewrite_lookup_tables(&mut query, &mut self.next_tvf)? {
+            let table_name = Self::table_key(&lookup.table);
+            let Some(table) = self.tables.get(&table_name).cloned() else {
+                return Err(SqlError::at(
+                    lookup.at,
+                    format!(
+                        "FOR SYSTEM_TIME AS OF reads a table declared with CREATE TABLE; '{table_name}' is not one"
+                    ),
+                )
+                .with_hint("declare the dimension table with 'connector' = 'filesystem'"));
+            };
+            let as_of = lookup.as_of.to_string();
+            self.uids
+                .replace_generated(&name, format!("lookup {table_name} as of {as_of}"));
+            let provider = LookupTable {
+                table,
+                name: table_name,
+                as_of,
+            };
+            self.register(&name, Arc::new(provider), at)?;
         }
         let state = self.ctx.state();
         let statement = DfStatement::Statement(Box::new(SqlStatement::Query(Box::new(query))));

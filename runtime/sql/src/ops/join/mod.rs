@@ -1,6 +1,9 @@
-//! Joins of two append-only streams: regular inner equi-joins, window joins and interval joins.
+//! Joins: regular, window and interval inner joins of two append-only streams
+//! ([`JoinOperator`]), and updating regular joins ([`UpdatingJoinOperator`]: outer joins and
+//! joins of changelog inputs, emitting a changelog) and lookup joins against a bounded table
+//! ([`LookupJoinOperator`]).
 //!
-//! All three are one keyed two-input operator, [`JoinOperator`]: both inputs are hash-partitioned
+//! The three append-only joins are one keyed two-input operator, [`JoinOperator`]: both inputs are hash-partitioned
 //! by their equi-join keys (which therefore have the same types on both sides), each side's rows
 //! are kept in keyed map state (row bytes -> multiplicity), and each arriving row is joined at
 //! once with the other side's rows of its key; a residual condition then filters the joined
@@ -18,12 +21,18 @@
 //!
 //! Rows whose key has a NULL never match (SQL equality) and are not stored.
 
+mod lookup;
+mod matching;
 mod operator;
 mod rows;
+mod updating;
 mod window_assign;
 
+pub use lookup::{DimensionStep, DimensionTable, LookupJoinOperator, LookupJoinSpec};
+pub use matching::{apply_change, Emission, Stored};
 pub use operator::{JoinKind, JoinOperator, JoinSpec};
 pub use rows::RowCodec;
+pub use updating::{UpdatingJoinOperator, UpdatingJoinSpec, UpdatingSide};
 pub use window_assign::{WindowAssignOperator, WindowAssignSpec};
 
 #[cfg(test)]

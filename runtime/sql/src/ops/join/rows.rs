@@ -31,6 +31,11 @@ impl RowCodec {
         Ok(self.converter.convert_columns(batch.columns())?)
     }
 
+    /// Every row of `columns` (of the codec's schema).
+    pub fn encode_columns(&self, columns: &[ArrayRef]) -> Result<Rows> {
+        Ok(self.converter.convert_columns(columns)?)
+    }
+
     /// The columns of encoded rows, in order.
     pub fn decode<'a>(&self, rows: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<ArrayRef>> {
         let parser = self.converter.parser();

@@ -178,3 +178,273 @@ fn regular_join_rows_expire_after_the_state_ttl() {
     let out = h.process_input(1, batch(&r, &[(Some(1), 0, "x")])).expect("right");
     assert_eq!(pairs(out), vec![("b".into(), "x".into())]);
 }
+
+mod updating {
+    use super::*;
+    use crate::ops::join::{UpdatingJoinOperator, UpdatingJoinSpec, UpdatingSide};
+    use arrow::array::Int8Array;
+
+    /// `side("r")` with a trailing row-kind column.
+    fn changelog_side() -> SchemaRef {
+        let mut fields: Vec<Field> = side("r").fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new("__row_kind", DataType::Int8, false));
+        Arc::new(Schema::new(fields))
+    }
+
+    fn changelog_batch(rows: &[(Option<i64>, i64, &str, i8)]) -> RecordBatch {
+        let plain = batch(&side("r"), &rows.iter().map(|r| (r.0, r.1, r.2)).collect::<Vec<_>>());
+        let mut columns = plain.columns().to_vec();
+        columns.push(Arc::new(Int8Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())));
+        RecordBatch::try_new(changelog_side(), columns).expect("batch")
+    }
+
+    /// A LEFT JOIN of an append-only left input and a changelog right input on `k`.
+    fn left_join(backend: BackendKind) -> OperatorHarness {
+        left_join_with_ttl(backend, None)
+    }
+
+    fn left_join_with_ttl(backend: BackendKind, ttl: Option<freshet_state::ttl::TtlConfig>) -> OperatorHarness {
+        let (left, right) = (side("l"), changelog_side());
+        let joined: SchemaRef = Arc::new(Schema::new(
+            left.fields()
+                .iter()
+                .chain(side("r").fields().iter())
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let mut fields: Vec<Field> = joined
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        fields.push(Field::new("__row_kind", DataType::Int8, false));
+        let joined: SchemaRef = Arc::new(Schema::new(fields[..6].to_vec()));
+        let spec = UpdatingJoinSpec {
+            left: UpdatingSide {
+                schema: left,
+                keys: vec!["lk".into()],
+                output: 3,
+                changelog: false,
+                outer: true,
+            },
+            right: UpdatingSide {
+                schema: right,
+                keys: vec!["rk".into()],
+                output: 3,
+                changelog: true,
+                outer: false,
+            },
+            residual: None,
+            joined_schema: joined,
+            output_schema: Arc::new(Schema::new(fields)),
+            ttl,
+        };
+        let factory = move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
+            Ok(Box::new(UpdatingJoinOperator::new(spec.clone())))
+        };
+        OperatorHarness::new(factory, test_task_info("join"), Some(backend)).expect("harness")
+    }
+
+    /// `kind left-s right-s` of every output row, in order.
+    fn changes(batches: Vec<RecordBatch>) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in batches {
+            let l = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("strings")
+                .clone();
+            let r = b
+                .column(5)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("strings")
+                .clone();
+            let k = b.column(6).as_any().downcast_ref::<Int8Array>().expect("kinds").clone();
+            for i in 0..b.num_rows() {
+                let text = |a: &StringArray| {
+                    if a.is_null(i) {
+                        "-".to_string()
+                    } else {
+                        a.value(i).to_string()
+                    }
+                };
+                out.push(format!("{} {} {}", k.value(i), text(&l), text(&r)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn left_join_pads_retracts_the_padding_and_brings_it_back() {
+        for backend in [BackendKind::Heap, BackendKind::Rocksdb] {
+            let mut h = left_join(backend);
+            let l = side("l");
+            let out = h
+                .process_input(0, batch(&l, &[(Some(1), 0, "a"), (None, 0, "nokey")]))
+                .expect("left");
+            assert_eq!(changes(out), ["0 nokey -", "0 a -"]);
+            h.snapshot_and_restore(backend).expect("restore");
+            // The first match retracts the padded row, a second one only adds.
+            let out = h
+                .process_input(1, changelog_batch(&[(Some(1), 0, "b", 0), (Some(1), 0, "c", 0)]))
+                .expect("right");
+            assert_eq!(changes(out), ["3 a -", "0 a b", "0 a c"]);
+            // Retractions: -U of b, then -D of c (the last match) brings the padded row back;
+            // a retraction of a row never stored is dropped.
+            let out = h
+                .process_input(
+                    1,
+                    changelog_batch(&[(Some(1), 0, "b", 1), (Some(1), 0, "c", 3), (Some(1), 0, "never", 3)]),
+                )
+                .expect("right");
+            assert_eq!(changes(out), ["3 a b", "3 a c", "0 a -"]);
+            // A later left row of the key finds no partner.
+            let out = h.process_input(0, batch(&l, &[(Some(1), 0, "d")])).expect("left");
+            assert_eq!(changes(out), ["0 d -"]);
+        }
+    }
+
+    #[test]
+    fn stored_rows_expire_after_the_state_ttl() {
+        let ttl = Some(freshet_state::ttl::TtlConfig::after_write(100));
+        let mut h = left_join_with_ttl(BackendKind::Heap, ttl);
+        let l = side("l");
+        h.set_clock(1_000);
+        h.process_input(0, batch(&l, &[(Some(1), 0, "old")])).expect("left");
+        h.set_clock(1_050);
+        h.process_input(0, batch(&l, &[(Some(1), 0, "young")])).expect("left");
+        h.set_clock(1_120);
+        let out = h
+            .process_input(1, changelog_batch(&[(Some(1), 0, "b", 0)]))
+            .expect("right");
+        assert_eq!(changes(out), ["3 young -", "0 young b"]);
+        // The right row expires too: a retraction of it is dropped.
+        h.set_clock(1_500);
+        let out = h
+            .process_input(1, changelog_batch(&[(Some(1), 0, "b", 3)]))
+            .expect("right");
+        assert!(changes(out).is_empty());
+    }
+}
+
+mod lookup {
+    use super::*;
+    use crate::ops::join::{DimensionStep, DimensionTable, LookupJoinOperator, LookupJoinSpec};
+    use arrow::array::Int8Array;
+    use freshet_connectors::FileSourceConfig;
+
+    /// A lookup of `side("l")` (probe, a changelog when `changelog`) in a CSV file of
+    /// `side("r")` rows, on `k`, keeping rows with `l.t < r.t`.
+    fn lookup_join(dir: &std::path::Path, left_outer: bool, changelog: bool) -> OperatorHarness {
+        std::fs::write(dir.join("dim.csv"), "1,10,a\n1,20,b\n2,10,c\n,10,nokey\n").expect("write");
+        let (probe, table) = (side("l"), side("r"));
+        let mut probe_fields: Vec<Field> = probe.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut joined: Vec<Field> = probe_fields
+            .iter()
+            .cloned()
+            .chain(table.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)))
+            .collect();
+        if changelog {
+            probe_fields.push(Field::new("__row_kind", DataType::Int8, false));
+        }
+        let joined_schema: SchemaRef = Arc::new(Schema::new(joined.clone()));
+        if changelog {
+            joined.push(Field::new("__row_kind", DataType::Int8, false));
+        }
+        let columns = (0..3)
+            .map(|i| {
+                Arc::new(Column::new(table.field(i).name(), i)) as Arc<dyn datafusion::physical_expr::PhysicalExpr>
+            })
+            .collect();
+        let spec = LookupJoinSpec {
+            dimension: DimensionTable {
+                config: FileSourceConfig {
+                    path: dir.join("dim.csv"),
+                    format: freshet_connectors::file_source::FileFormat::Csv,
+                    ..FileSourceConfig::default()
+                },
+                file_schema: table.clone(),
+                steps: vec![DimensionStep::Project(columns, table.clone())],
+                keys: vec![Arc::new(Column::new("rk", 0))],
+            },
+            probe_keys: vec![0],
+            probe_output: 3,
+            probe_changelog: changelog,
+            left_outer,
+            residual: Some(Arc::new(BinaryExpr::new(
+                Arc::new(Column::new("lt", 1)),
+                BinaryOp::Lt,
+                Arc::new(Column::new("rt", 4)),
+            ))),
+            joined_schema,
+            output_schema: Arc::new(Schema::new(joined)),
+        };
+        let factory = move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
+            Ok(Box::new(LookupJoinOperator::new(spec.clone())))
+        };
+        OperatorHarness::new(factory, test_task_info("lookup"), None).expect("harness")
+    }
+
+    fn rows(batches: Vec<RecordBatch>) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in batches {
+            let l = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("strings")
+                .clone();
+            let r = b
+                .column(5)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("strings")
+                .clone();
+            let kinds = b
+                .column_by_name("__row_kind")
+                .map(|k| k.as_any().downcast_ref::<Int8Array>().expect("kinds").clone());
+            for i in 0..b.num_rows() {
+                let right = if r.is_null(i) { "-" } else { r.value(i) };
+                let kind = kinds.as_ref().map_or(String::new(), |k| format!("{} ", k.value(i)));
+                out.push(format!("{kind}{} {right}", l.value(i)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn probe_rows_find_every_table_row_of_their_key_that_passes_the_condition() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut h = lookup_join(dir.path(), false, false);
+        let l = side("l");
+        let out = h
+            .process_input(
+                0,
+                batch(
+                    &l,
+                    &[(Some(1), 15, "x"), (Some(1), 5, "y"), (Some(3), 0, "z"), (None, 0, "n")],
+                ),
+            )
+            .expect("probe");
+        assert_eq!(rows(out), ["x b", "y a", "y b"]);
+    }
+
+    #[test]
+    fn a_left_lookup_join_pads_and_a_changelog_probe_keeps_its_row_kinds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut h = lookup_join(dir.path(), true, true);
+        let probe = side("l");
+        let plain = batch(&probe, &[(Some(2), 0, "x"), (Some(2), 50, "y"), (None, 0, "n")]);
+        let mut fields: Vec<Field> = probe.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new("__row_kind", DataType::Int8, false));
+        let mut columns = plain.columns().to_vec();
+        columns.push(Arc::new(Int8Array::from(vec![0, 3, 1])));
+        let input = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("batch");
+        assert_eq!(
+            rows(h.process_input(0, input).expect("probe")),
+            ["0 x c", "3 y -", "1 n -"]
+        );
+    }
+}

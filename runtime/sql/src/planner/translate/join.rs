@@ -1,5 +1,8 @@
-//! Inner joins of append-only inputs: window joins, interval joins and regular equi-joins, all
-//! run by [`JoinOperator`] keyed by the equi-join keys (see [`crate::ops::join`]).
+//! Equi-joins, keyed by the equi-join keys (see [`crate::ops::join`]). Inner joins of
+//! append-only inputs are window, interval or regular joins run by the append-only
+//! [`JoinOperator`]; LEFT, RIGHT and FULL joins and joins of a changelog input are regular joins
+//! emitting a changelog ([`updating`]); outer window and interval joins are planning errors.
+//! A join reading a `FOR SYSTEM_TIME AS OF` table is a lookup join ([`lookup`]).
 //!
 //! - A **window join** has both inputs' `window_start` and `window_end` among its equalities,
 //!   each coming from a window aggregation (traced through the plan, so aliases such as
@@ -18,6 +21,8 @@
 //! Key expressions that are not plain columns (or whose types differ between the sides) are
 //! computed by a pre-projection appending `__join_key_n` columns to the input.
 
+mod lookup;
+mod updating;
 mod window_rollup;
 
 use super::*;
@@ -43,13 +48,19 @@ struct JoinSide {
 
 impl Translator<'_> {
     pub(super) fn join(&mut self, join: &Join, plan: &LogicalPlan) -> Result<Stream> {
-        if join.join_type != JoinType::Inner {
-            return Err(unsupported(
-                self.location,
-                &format!("a {} JOIN", join.join_type.to_string().to_uppercase()),
-                "inner joins of append-only inputs (regular, window and interval joins) work; outer joins come with changelog support",
-            ));
-        }
+        let (left_outer, right_outer) = match join.join_type {
+            JoinType::Inner => (false, false),
+            JoinType::Left => (true, false),
+            JoinType::Right => (false, true),
+            JoinType::Full => (true, true),
+            other => {
+                return Err(unsupported(
+                    self.location,
+                    &format!("a {} join", other.to_string().to_uppercase()),
+                    "inner, LEFT, RIGHT and FULL OUTER equi-joins work; write IN / EXISTS subqueries as joins",
+                ))
+            }
+        };
         if join.null_equality == NullEquality::NullEqualsNull || join.null_aware {
             return Err(unsupported(
                 self.location,
@@ -64,17 +75,28 @@ impl Translator<'_> {
                 "join ON left.key = right.key (plus any other condition)",
             ));
         }
+        if let Some(table) = lookup::find_lookup(&join.right) {
+            if right_outer {
+                return Err(unsupported(
+                    self.location,
+                    &format!(
+                        "a {} JOIN of a FOR SYSTEM_TIME AS OF table",
+                        join.join_type.to_string().to_uppercase()
+                    ),
+                    "a lookup join is an inner or LEFT join with the looked-up table on the right",
+                ));
+            }
+            return self.lookup_join(join, plan, table, left_outer);
+        }
+        if lookup::find_lookup(&join.left).is_some() {
+            return Err(unsupported(
+                self.location,
+                "a FOR SYSTEM_TIME AS OF table on the left of a join",
+                "put the looked-up table on the right: FROM probe JOIN dim FOR SYSTEM_TIME AS OF probe.proc_time",
+            ));
+        }
         let left = self.plan(&join.left)?;
         let right = self.plan(&join.right)?;
-        for input in [&left, &right] {
-            if input.changelog {
-                return Err(SqlError::at(
-                    self.location,
-                    "a join of an updating (changelog) input is not supported yet",
-                )
-                .with_hint("join append-only inputs: tables, views, projections, filters and window aggregations"));
-            }
-        }
         let (left_tvf, left) = self.assign_windows(left)?;
         let (right_tvf, right) = self.assign_windows(right)?;
         let uid_basis = self.uids.stable_text(&format!("{}", plan.display_indent()));
@@ -130,6 +152,28 @@ impl Translator<'_> {
             },
         };
 
+        if left_outer || right_outer || left.changelog || right.changelog {
+            if kind != JoinKind::Regular {
+                return Err(unsupported(
+                    self.location,
+                    &format!(
+                        "a {} {} join",
+                        join.join_type.to_string().to_uppercase(),
+                        if matches!(kind, JoinKind::Window { .. }) { "window" } else { "interval" }
+                    ),
+                    "window and interval joins are inner joins; an outer join without time bounds is a regular join that keeps its state (bound it with 'table.exec.state.ttl')",
+                ));
+            }
+            let sides = updating::JoinSides {
+                left: left_side,
+                right: right_side,
+                left_changelog: left.changelog,
+                right_changelog: right.changelog,
+                left_outer,
+                right_outer,
+            };
+            return self.updating_join(join, sides, &uid_basis);
+        }
         let output_schema = physical_schema(&join.schema);
         let residual = join
             .filter
