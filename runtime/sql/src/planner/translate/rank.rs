@@ -1,32 +1,354 @@
 //! Deduplication and Top-N: a filter on `ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...)`.
+//!
+//! The plan is `Filter(rn <= N)` over projections and aliases over a `Window` computing the row
+//! number. The window's input is keyed by the partition columns into one
+//! [`RankOperator`], which computes the row number column itself and applies the filter; the
+//! projections between the filter and the window then run as usual. The mode follows the query,
+//! as in Flink:
+//! - `ORDER BY` a processing-time attribute, `N = 1`: deduplication (keep first row: ASC,
+//!   append-only; keep last row: DESC, a changelog);
+//! - `ORDER BY` the event-time attribute, `N = 1`: deduplication by event time (a changelog;
+//!   on equal times the first arrival is kept by ASC, the last by DESC);
+//! - `PARTITION BY` `window_start` and `window_end` of a window aggregation's result: window
+//!   Top-N, append-only, emitted when the watermark passes the window's end;
+//! - otherwise Top-N, a changelog (ties ranked by arrival).
 
 use super::*;
+use crate::ops::rank::ranking::TieBreak;
+use crate::ops::{RankConfig, RankEmit, RankOperator};
+use arrow::compute::SortOptions;
+use datafusion::common::Column;
+use datafusion::logical_expr::{BinaryExpr, Operator as BinaryOp, Window};
+use freshet_state::ttl::TtlConfig;
 
-/// Whether `filter` keeps rows by a `ROW_NUMBER()` computed below it (through projections and
-/// aliases): a deduplication or Top-N.
+const PREDICATE_HINT: &str = "compare the row number with a constant (WHERE rn <= 10, rn < 10 or rn = 1) and filter \
+                              other columns in an outer query";
+
+/// Whether `filter` keeps rows by a `ROW_NUMBER()` (or another ranking function, to be
+/// reported) computed below it through projections and aliases: a deduplication or Top-N.
 pub(super) fn is_rank_filter(filter: &Filter) -> bool {
+    window_below(filter).is_some_and(|(_, w)| {
+        w.window_expr.iter().any(|e| {
+            let inner = match e {
+                Expr::Alias(a) => a.expr.as_ref(),
+                other => other,
+            };
+            matches!(inner, Expr::WindowFunction(f)
+                if ["row_number", "rank", "dense_rank"].contains(&f.fun.name().to_ascii_lowercase().as_str()))
+        })
+    })
+}
+
+/// The projections and aliases between `filter` and its window (top first), and the window.
+fn window_below(filter: &Filter) -> Option<(Vec<&LogicalPlan>, &Window)> {
+    let mut chain = Vec::new();
     let mut plan = filter.input.as_ref();
     loop {
         match plan {
-            LogicalPlan::Projection(p) => plan = p.input.as_ref(),
-            LogicalPlan::SubqueryAlias(a) => plan = a.input.as_ref(),
-            LogicalPlan::Window(w) => {
-                return w
-                    .window_expr
-                    .iter()
-                    .any(|e| e.to_string().to_ascii_lowercase().contains("row_number"))
+            LogicalPlan::Projection(p) => {
+                chain.push(plan);
+                plan = p.input.as_ref();
             }
-            _ => return false,
+            LogicalPlan::SubqueryAlias(a) => {
+                chain.push(plan);
+                plan = a.input.as_ref();
+            }
+            LogicalPlan::Window(w) => return Some((chain, w)),
+            _ => return None,
         }
     }
 }
 
+/// A cast's operand, or `e` itself.
+fn strip(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Cast(c) => Some(c.expr.as_ref()),
+        Expr::TryCast(c) => Some(c.expr.as_ref()),
+        other => Some(other),
+    }
+}
+
+/// The row-number column the filter compares, and the bound it sets, as written.
+fn bound(predicate: &Expr) -> Option<(&Column, BinaryOp, &ScalarValue)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = predicate else {
+        return None;
+    };
+    match (strip(left)?, strip(right)?) {
+        (Expr::Column(c), Expr::Literal(v, _)) => Some((c, *op, v)),
+        (Expr::Literal(v, _), Expr::Column(c)) => Some((c, op.swap()?, v)),
+        _ => None,
+    }
+}
+
+/// Whether projection `p` right above rank filter `f` selects the row number.
+pub(super) fn projection_uses_rank(p: &Projection, f: &Filter) -> bool {
+    match bound(&f.predicate) {
+        Some((column, _, _)) => p.expr.iter().any(|e| e.column_refs().contains(column)),
+        None => true,
+    }
+}
+
+/// Follows input column `index` of the filter down the chain to the window's schema.
+fn trace(chain: &[&LogicalPlan], mut index: usize) -> Option<usize> {
+    for plan in chain {
+        match plan {
+            LogicalPlan::Projection(p) => index = column_index(p.expr.get(index)?, p.input.schema())?,
+            LogicalPlan::SubqueryAlias(_) => {}
+            _ => return None,
+        }
+    }
+    Some(index)
+}
+
+/// `N` for `rn <op> value`.
+fn limit_of(op: BinaryOp, value: &ScalarValue) -> Option<i64> {
+    let ScalarValue::Int64(Some(n)) = value.cast_to(&DataType::Int64).ok()? else {
+        return None;
+    };
+    match op {
+        BinaryOp::LtEq => Some(n),
+        BinaryOp::Lt => Some(n - 1),
+        BinaryOp::Eq if n == 1 => Some(1),
+        _ => None,
+    }
+}
+
 impl Translator<'_> {
-    pub(super) fn rank(&mut self, _filter: &Filter, _plan: &LogicalPlan) -> Result<Stream> {
-        Err(unsupported(
-            self.location,
-            "deduplication and Top-N (ROW_NUMBER())",
-            "window aggregations with TUMBLE, HOP, CUMULATE and SESSION work",
-        ))
+    pub(super) fn rank(&mut self, filter: &Filter, plan: &LogicalPlan) -> Result<Stream> {
+        self.rank_selecting(filter, plan, true)
+    }
+
+    /// Translates rank filter `filter`; `number_selected` says whether the row number is part
+    /// of the result (if not, rank shifts are not emitted).
+    pub(super) fn rank_selecting(
+        &mut self,
+        filter: &Filter,
+        plan: &LogicalPlan,
+        number_selected: bool,
+    ) -> Result<Stream> {
+        let at = self.location;
+        let (chain, window) = window_below(filter)
+            .ok_or_else(|| SqlError::at(at, "internal: a ROW_NUMBER() filter without its window"))?;
+        let [window_expr] = window.window_expr.as_slice() else {
+            return Err(unsupported(
+                at,
+                "several window functions next to ROW_NUMBER()",
+                "compute ROW_NUMBER() alone in its subquery",
+            ));
+        };
+        let inner = match window_expr {
+            Expr::Alias(a) => a.expr.as_ref(),
+            other => other,
+        };
+        let Expr::WindowFunction(function) = inner else {
+            return Err(SqlError::at(
+                at,
+                format!("internal: unexpected window expression {window_expr}"),
+            ));
+        };
+        if !function.fun.name().eq_ignore_ascii_case("row_number") {
+            return Err(unsupported(
+                at,
+                &format!("filtering on {}() OVER (...)", function.fun.name().to_uppercase()),
+                "use ROW_NUMBER() for deduplication and Top-N",
+            ));
+        }
+        let input_columns = window.input.schema().fields().len();
+        let predicate_error = || {
+            unsupported(
+                at,
+                "a filter on ROW_NUMBER() other than 'rn <= N', 'rn < N' or 'rn = 1' (alone in its WHERE)",
+                PREDICATE_HINT,
+            )
+        };
+        let (column, op, value) = bound(&filter.predicate).ok_or_else(predicate_error)?;
+        let traced = filter
+            .input
+            .schema()
+            .index_of_column(column)
+            .ok()
+            .and_then(|i| trace(&chain, i));
+        if traced != Some(input_columns) {
+            return Err(predicate_error());
+        }
+        let limit = limit_of(op, value).ok_or_else(predicate_error)?;
+        if limit < 1 {
+            return Err(
+                SqlError::at(at, format!("the filter '{}' keeps no row", filter.predicate))
+                    .with_hint("ROW_NUMBER() starts at 1"),
+            );
+        }
+        let params = &function.params;
+        let input = self.plan(&window.input)?;
+        if input.window.is_some() {
+            return Err(unsupported(
+                at,
+                "ROW_NUMBER() directly over a window table function",
+                "aggregate the window first (GROUP BY window_start, window_end, ...) and rank the result in an \
+                 outer query with PARTITION BY window_start, window_end",
+            ));
+        }
+        let physical = stream_schema(&input.schema, input.changelog);
+        let mut keys = Vec::new();
+        for e in &params.partition_by {
+            let i = column_index(e, &input.schema).ok_or_else(|| {
+                unsupported(
+                    at,
+                    &format!("PARTITION BY the expression {e}"),
+                    "compute it as a column in a subquery and partition by that column",
+                )
+            })?;
+            keys.push(i);
+        }
+        if keys.is_empty() {
+            return Err(unsupported(
+                at,
+                "ROW_NUMBER() without PARTITION BY",
+                "partition by a column (e.g. a constant column computed in a subquery)",
+            ));
+        }
+        let mut order = Vec::new();
+        for s in &params.order_by {
+            let i = column_index(&s.expr, &input.schema).ok_or_else(|| {
+                unsupported(
+                    at,
+                    &format!("ORDER BY the expression {} in ROW_NUMBER()", s.expr),
+                    "compute it as a column in a subquery and order by that column",
+                )
+            })?;
+            order.push((
+                i,
+                SortOptions {
+                    descending: !s.asc,
+                    nulls_first: s.nulls_first,
+                },
+            ));
+        }
+        let limit = limit as usize;
+
+        // The mode.
+        let name = |i: usize| physical.field(i).name().clone();
+        let window_end = keys.iter().copied().find(|&i| name(i) == "window_end");
+        let per_window = window_end.filter(|_| keys.iter().any(|&i| name(i) == "window_start"));
+        // (whether by processing time, descending) of a deduplication on a time attribute.
+        let time_order = match order.as_slice() {
+            [(i, options)] if limit == 1 && Some(*i) == input.proctime => Some((true, options.descending)),
+            [(i, options)] if limit == 1 && Some(*i) == input.rowtime => Some((false, options.descending)),
+            _ => None,
+        };
+        let (emit, tie, kind) = match (per_window, time_order) {
+            (Some(end), _) if !input.changelog => (
+                RankEmit::PerWindow { window_end: end },
+                TieBreak::EarlierFirst,
+                "window Top-N",
+            ),
+            (_, Some((true, false))) if !input.changelog => {
+                order.clear();
+                (
+                    RankEmit::AppendOnly,
+                    TieBreak::EarlierFirst,
+                    "deduplication keeping the first row",
+                )
+            }
+            (_, Some((true, true))) => {
+                order.clear();
+                (
+                    RankEmit::Updating,
+                    TieBreak::LaterFirst,
+                    "deduplication keeping the last row",
+                )
+            }
+            (_, Some((false, true))) => (
+                RankEmit::Updating,
+                TieBreak::LaterFirst,
+                "deduplication keeping the last row",
+            ),
+            (_, Some((false, false))) => (
+                RankEmit::Updating,
+                TieBreak::EarlierFirst,
+                "deduplication keeping the first row",
+            ),
+            _ => (RankEmit::Updating, TieBreak::EarlierFirst, "Top-N"),
+        };
+        if input.changelog && emit != RankEmit::Updating {
+            return Err(SqlError::at(at, "internal: an append-only rank over a changelog"));
+        }
+
+        // The operator.
+        let updating = emit == RankEmit::Updating;
+        let output_schema = stream_schema(&window.schema, updating);
+        let key_columns: Vec<String> = keys.iter().map(|&i| name(i)).collect();
+        let config = Arc::new(RankConfig {
+            key_columns: key_columns.clone(),
+            order,
+            tie,
+            limit,
+            number_selected,
+            emit,
+            input_changelog: input.changelog,
+            input_schema: physical,
+            input_columns,
+            output_schema: output_schema.clone(),
+            ttl: self.settings.state_ttl.map(|d| TtlConfig::after_write(ms(d))),
+        });
+        let factory = move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
+            Ok(Box::new(RankOperator::new(config.clone())))
+        };
+        let uid_basis = format!("{}", plan.display_indent());
+        let uid = self.uids.allocate("rank", &uid_basis);
+        let description = format!(
+            "{kind} keyed by ({}) order by [{}] keep rank <= {limit}{}{}{}",
+            key_columns.join(", "),
+            params
+                .order_by
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if number_selected { " with row number" } else { "" },
+            if input.changelog {
+                " over a changelog (keeps every row)"
+            } else {
+                ""
+            },
+            match self.settings.state_ttl {
+                Some(ttl) if !matches!(emit, RankEmit::PerWindow { .. }) => format!(" state ttl {ttl:?}"),
+                _ => String::new(),
+            }
+        );
+        let ds = input
+            .ds
+            .key_by(key_columns)
+            .transform(
+                "Rank",
+                output_schema,
+                Vec::new(),
+                Arc::new(factory),
+                description.clone(),
+            )
+            .uid(&uid);
+        self.env.describe(ds.node(), description);
+        let appending = !updating;
+        let mut stream = Stream {
+            ds,
+            schema: window.schema.clone(),
+            rowtime: input.rowtime.filter(|_| appending),
+            proctime: input.proctime.filter(|_| appending),
+            window: None,
+            changelog: updating,
+        };
+
+        // The projections between the window and the filter.
+        for plan in chain.iter().rev() {
+            match plan {
+                LogicalPlan::Projection(p) => {
+                    let basis = format!("{}", plan.display_indent());
+                    stream = self.calc(&stream, None, &p.expr, p.schema.clone(), &basis)?;
+                }
+                LogicalPlan::SubqueryAlias(a) => stream.schema = a.schema.clone(),
+                _ => {}
+            }
+        }
+        Ok(stream)
     }
 }
