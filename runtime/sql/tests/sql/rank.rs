@@ -190,6 +190,69 @@ async fn window_top_n_emits_each_window_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_top_n_directly_over_a_tumble_function() {
+    let input = events(3_000);
+    // The 3 largest values per 1 s window (ties: earlier arrival first; rows of one window
+    // arrive in file order), emitted once per window.
+    let mut windows: BTreeMap<i64, Vec<(i64, usize, u64, i64)>> = BTreeMap::new();
+    for (i, &(k, v, t)) in input.iter().enumerate() {
+        windows
+            .entry(t.div_euclid(1_000) * 1_000)
+            .or_default()
+            .push((v, i, k, t));
+    }
+    let mut expected = Vec::new();
+    for (start, mut rows) in windows {
+        rows.sort_by_key(|&(v, i, _, _)| (std::cmp::Reverse(v), i));
+        for (r, (v, _, k, t)) in rows.into_iter().take(3).enumerate() {
+            expected.push(format!(
+                "{},{},{k},{v},{},{}",
+                ts(start),
+                ts(start + 1_000),
+                ts(t),
+                r + 1
+            ));
+        }
+    }
+    expected.sort();
+    let query = "INSERT INTO out SELECT window_start, window_end, k, v, ts, rn FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY v DESC) AS rn
+            FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND)))
+        WHERE rn <= 3;";
+    let columns = "window_start TIMESTAMP(3), window_end TIMESTAMP(3), k BIGINT, v BIGINT, ts TIMESTAMP(3), rn BIGINT";
+    for (run, (p, backend)) in run_all(&input, columns, query).await.iter().zip(COMBINATIONS) {
+        assert!(run.iter().all(|(kind, _)| kind == "+I"), "append-only: {run:?}");
+        let mut rows: Vec<String> = run.iter().map(|(_, row)| row.clone()).collect();
+        rows.sort();
+        assert_eq!(rows, expected, "p={p} {backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_top_n_ranks_every_row() {
+    let input = events(2_000);
+    let mut rows: Vec<(i64, usize, u64)> = input.iter().enumerate().map(|(i, &(k, v, _))| (v, i, k)).collect();
+    rows.sort_by_key(|&(v, i, _)| (std::cmp::Reverse(v), i));
+    let mut expected: Vec<String> = rows
+        .iter()
+        .take(5)
+        .enumerate()
+        .map(|(r, (v, _, k))| format!("{k},{v},{}", r + 1))
+        .collect();
+    expected.sort();
+    let query = "INSERT INTO out SELECT k, v, rn FROM (
+            SELECT *, ROW_NUMBER() OVER (ORDER BY v DESC) AS rn FROM events)
+        WHERE rn <= 5;";
+    for (run, (p, backend)) in run_all(&input, "k BIGINT, v BIGINT, rn BIGINT", query)
+        .await
+        .iter()
+        .zip(COMBINATIONS)
+    {
+        assert_eq!(materialize(run), expected, "p={p} {backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_n_over_a_group_aggregation_consumes_retractions() {
     let input = events(2_000);
     // SUM(v) per k, then the 2 largest sums per k % 2 (sums of distinct keys differ here).
@@ -252,7 +315,6 @@ CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole')
             "keeps no row",
         ),
         ("rn <= 3", "RANK() OVER (PARTITION BY auction ORDER BY price)", "RANK"),
-        ("rn <= 3", "ROW_NUMBER() OVER (ORDER BY price)", "without PARTITION BY"),
     ] {
         let e = plan_error(&format!(
             "{table}INSERT INTO out\nSELECT auction, price FROM (SELECT *, {over} AS rn FROM bid) WHERE {filter};"
@@ -262,6 +324,19 @@ CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole')
         assert!(e.message.contains(message), "{filter}: {e}");
         assert!(e.hint.is_some(), "{e}");
     }
+    let e = plan_error(&format!(
+        "{table}INSERT INTO out\nSELECT auction, price FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price) AS rn
+            FROM TABLE(HOP(TABLE bid, DESCRIPTOR(date_time), INTERVAL '1' SECOND, INTERVAL '2' SECOND)))
+        WHERE rn <= 3;"
+    ))
+    .await;
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("HOP"), "{e}");
+    assert!(
+        e.hint.as_deref().is_some_and(|h| h.contains("GROUP BY window_start")),
+        "{e}"
+    );
 }
 
 /// A Nexmark query file on `events` generated events, into the `collect` sink.

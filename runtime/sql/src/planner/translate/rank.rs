@@ -21,6 +21,9 @@ use datafusion::common::Column;
 use datafusion::logical_expr::{BinaryExpr, Operator as BinaryOp, Window};
 use freshet_state::ttl::TtlConfig;
 
+/// The constant key column of a Top-N without PARTITION BY.
+const GLOBAL_KEY: &str = "__rank_global";
+
 const PREDICATE_HINT: &str = "compare the row number with a constant (WHERE rn <= 10, rn < 10 or rn = 1) and filter \
                               other columns in an outer query";
 
@@ -180,14 +183,11 @@ impl Translator<'_> {
         }
         let params = &function.params;
         let input = self.plan(&window.input)?;
-        if input.window.is_some() {
-            return Err(unsupported(
-                at,
-                "ROW_NUMBER() directly over a window table function",
-                "aggregate the window first (GROUP BY window_start, window_end, ...) and rank the result in an \
-                 outer query with PARTITION BY window_start, window_end",
-            ));
-        }
+        let input = self.window_bounds(input)?;
+        // Without PARTITION BY, one partition: every row gets the same key (a trailing column
+        // the operator does not output).
+        let global = params.partition_by.is_empty();
+        let input = if global { self.with_global_key(input)? } else { input };
         let physical = stream_schema(&input.schema, input.changelog);
         let mut keys = Vec::new();
         for e in &params.partition_by {
@@ -199,13 +199,6 @@ impl Translator<'_> {
                 )
             })?;
             keys.push(i);
-        }
-        if keys.is_empty() {
-            return Err(unsupported(
-                at,
-                "ROW_NUMBER() without PARTITION BY",
-                "partition by a column (e.g. a constant column computed in a subquery)",
-            ));
         }
         let mut order = Vec::new();
         for s in &params.order_by {
@@ -277,7 +270,11 @@ impl Translator<'_> {
         // The operator.
         let updating = emit == RankEmit::Updating;
         let output_schema = stream_schema(&window.schema, updating);
-        let key_columns: Vec<String> = keys.iter().map(|&i| name(i)).collect();
+        let key_columns: Vec<String> = if global {
+            vec![GLOBAL_KEY.to_string()]
+        } else {
+            keys.iter().map(|&i| name(i)).collect()
+        };
         let config = Arc::new(RankConfig {
             key_columns: key_columns.clone(),
             order,
@@ -350,5 +347,74 @@ impl Translator<'_> {
             }
         }
         Ok(stream)
+    }
+
+    /// The rows of a window table function with their window columns computed (they are
+    /// placeholders holding the row's time until a window aggregation): only `TUMBLE` on event
+    /// time, where each row has exactly one window.
+    fn window_bounds(&mut self, input: Stream) -> Result<Stream> {
+        let Some(w) = input.window.clone() else {
+            return Ok(input);
+        };
+        let at = self.location;
+        let aggregate_first = "aggregate the window first (GROUP BY window_start, window_end, ...) and rank the \
+                               result in an outer query with PARTITION BY window_start, window_end";
+        let WindowKind::Tumble { size, offset } = w.tvf.window else {
+            return Err(unsupported(
+                at,
+                "ROW_NUMBER() directly over a HOP, CUMULATE or SESSION window",
+                aggregate_first,
+            ));
+        };
+        if !w.event_time {
+            return Err(unsupported(
+                at,
+                "ROW_NUMBER() directly over a processing-time window",
+                "window on an event-time attribute (WATERMARK FOR ...)",
+            ));
+        }
+        let int = |v: i64| Expr::Literal(ScalarValue::Int64(Some(v)), None);
+        let millis = DataType::Timestamp(TimeUnit::Millisecond, None);
+        let (size, offset) = (ms(size).max(1), ms(offset));
+        let fields = input.schema.fields();
+        let exprs: Vec<Expr> = (0..fields.len())
+            .map(|i| {
+                let column = Expr::Column(datafusion::common::Column::from(input.schema.qualified_field(i)));
+                let shift = if Some(i) == w.start {
+                    0
+                } else if Some(i) == w.end {
+                    size
+                } else if Some(i) == w.time {
+                    size - 1
+                } else {
+                    return column;
+                };
+                // The placeholder holds the row's time t: start = t - (t - offset) mod size.
+                let t = cast_to(cast_to(column, &millis), &DataType::Int64);
+                let rem = ((t.clone() - int(offset)) % int(size) + int(size)) % int(size);
+                let bound = cast_to(t - rem + int(shift), &millis);
+                cast_to(bound, fields[i].data_type()).alias(fields[i].name())
+            })
+            .collect();
+        let schema = input.schema.clone();
+        let mut out = self.calc(&input, None, &exprs, schema, &format!("window bounds {:?}", w.tvf))?;
+        out.window = None;
+        Ok(out)
+    }
+
+    /// `input` with a trailing constant key column, [`GLOBAL_KEY`].
+    fn with_global_key(&mut self, input: Stream) -> Result<Stream> {
+        let mut exprs: Vec<Expr> = (0..input.schema.fields().len())
+            .map(|i| Expr::Column(datafusion::common::Column::from(input.schema.qualified_field(i))))
+            .collect();
+        exprs.push(Expr::Literal(ScalarValue::Int32(Some(0)), None).alias(GLOBAL_KEY));
+        let mut fields: Vec<(Option<datafusion::common::TableReference>, Arc<Field>)> = input
+            .schema
+            .iter()
+            .map(|(qualifier, field)| (qualifier.cloned(), field.clone()))
+            .collect();
+        fields.push((None, Arc::new(Field::new(GLOBAL_KEY, DataType::Int32, false))));
+        let schema = Arc::new(DFSchema::new_with_metadata(fields, HashMap::new()).map_err(|e| self.df_error(e))?);
+        self.calc(&input, None, &exprs, schema, "global rank key")
     }
 }
