@@ -507,3 +507,51 @@ async fn bounded_nexmark_q9_equals_a_brute_force_computation() {
         assert_eq!(got, expected, "q9 p={parallelism} {backend:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rank_plans_describe_their_mode_and_state_ttl_and_append_only_ones_feed_file_sinks() {
+    let table = "CREATE TABLE bid (auction BIGINT, price BIGINT, date_time TIMESTAMP(3),
+    WATERMARK FOR date_time AS date_time - INTERVAL '1' SECOND
+) WITH ('connector' = 'nexmark', 'table' = 'bid');
+";
+    let top3 = "SELECT auction, price FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM bid) WHERE rn <= 3";
+    let job = Planner::new()
+        .plan_script(
+            &format!(
+                "SET 'table.exec.state.ttl' = '1 h';\n{table}
+                CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'print');
+                INSERT INTO out {top3};"
+            ),
+            &PlanOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let descriptions: Vec<&String> = job.graph.nodes.iter().map(|n| &n.description).collect();
+    assert!(
+        job.graph.nodes.iter().any(|n| n.name == "Rank"
+            && n.keyed
+            && n.description.starts_with("Top-N keyed by (auction)")
+            && n.description.contains("keep rank <= 3")
+            && n.description.contains("state ttl 3600s")),
+        "{descriptions:?}"
+    );
+    // An updating Top-N cannot feed an append-only file sink; a window Top-N can.
+    let file_sink = "CREATE TABLE out (auction BIGINT, price BIGINT)
+        WITH ('connector' = 'filesystem', 'path' = '/tmp/unused', 'format' = 'csv');";
+    let e = plan_error(&format!("{table}{file_sink}\nINSERT INTO out {top3};")).await;
+    assert!(e.message.contains("changelog") || e.message.contains("update"), "{e}");
+    Planner::new()
+        .plan_script(
+            &format!(
+                "{table}{file_sink}
+                INSERT INTO out SELECT auction, price FROM (
+                    SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn
+                    FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(date_time), INTERVAL '10' SECOND)))
+                WHERE rn <= 3;"
+            ),
+            &PlanOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a window Top-N is append-only: {e}"));
+}
