@@ -138,27 +138,18 @@ impl RankOperator {
         }
         Ok(RecordBatch::try_new(self.config.output_schema.clone(), columns)?)
     }
-
-    /// The window-end timer of a partition in per-window mode, or `None` if the watermark has
-    /// passed it (the rows are late).
-    fn window_timer(
-        &self,
-        batch: &RecordBatch,
-        column: usize,
-        row: usize,
-        ctx: &OperatorContext,
-    ) -> Result<Option<i64>> {
-        let ends = window_ends(batch, column)?;
-        if !ends.is_valid(row) {
-            return Err(Error::Internal("rank: a window without an end".into()));
-        }
-        let time = ends.value(row).saturating_sub(1);
-        Ok((time > ctx.current_watermark()).then_some(time))
-    }
 }
 
 fn not_open() -> Error {
     Error::Internal("rank operator used before open".into())
+}
+
+/// The window-end timer of row `row` in per-window mode (`window_end - 1`, when the window
+/// aggregation emitting it fires), or `None` if the watermark has passed it (the row is late)
+/// or it has no window end.
+fn window_timer(ends: &Int64Array, row: usize, watermark: i64) -> Option<i64> {
+    let time = ends.is_valid(row).then(|| ends.value(row).saturating_sub(1))?;
+    (time > watermark).then_some(time)
 }
 
 /// The `window_end` column of `batch` in milliseconds.
@@ -240,6 +231,10 @@ impl Operator for RankOperator {
             });
             grouped[g].push(row);
         }
+        let ends = match self.config.emit {
+            RankEmit::PerWindow { window_end } => Some(window_ends(&batch, window_end)?),
+            _ => None,
+        };
         let limit = self.config.limit;
         let mut emitted: Vec<OutRow> = Vec::new();
         for rows in grouped {
@@ -249,15 +244,15 @@ impl Operator for RankOperator {
                 key: keys.rows.row(first).data(),
                 namespace: &[],
             };
-            let timer = match self.config.emit {
-                RankEmit::PerWindow { window_end } => match self.window_timer(&batch, window_end, first, ctx)? {
+            let timer = match &ends {
+                Some(ends) => match window_timer(ends, first, ctx.current_watermark()) {
                     Some(time) => Some(time),
                     None => {
                         ctx.count_late_dropped(rows.len() as u64);
                         continue;
                     }
                 },
-                _ => None,
+                None => None,
             };
             let mut partition = partitions.get(ctx, scope)?.unwrap_or_default();
             let before = partition.top(limit).to_vec();

@@ -9,9 +9,14 @@
 //!   append-only; keep last row: DESC, a changelog);
 //! - `ORDER BY` the event-time attribute, `N = 1`: deduplication by event time (a changelog;
 //!   on equal times the first arrival is kept by ASC, the last by DESC);
-//! - `PARTITION BY` `window_start` and `window_end` of a window aggregation's result: window
+//! - `PARTITION BY` `window_start` and `window_end` of a window aggregation's result, or of a
+//!   `TUMBLE` table function on event time (whose window columns are computed first): window
 //!   Top-N, append-only, emitted when the watermark passes the window's end;
-//! - otherwise Top-N, a changelog (ties ranked by arrival).
+//! - otherwise Top-N, a changelog (ties ranked by arrival); without `PARTITION BY`, one
+//!   partition (a constant key) ranks every row.
+//!
+//! Over a changelog input (e.g. a `GROUP BY` result) the operator keeps every row of a
+//! partition, so that retracting a top row promotes the next one.
 
 use super::*;
 use crate::ops::rank::ranking::TieBreak;
