@@ -96,6 +96,10 @@ async fn deduplication_keeps_the_first_or_last_row() {
     let keys = by_key(&input);
     // Keep first on processing time: the first arrival of each key, append-only.
     let first: Vec<String> = keys.iter().map(|(k, rows)| format!("{k},{}", rows[0].0)).collect();
+    let arrived_last: Vec<String> = keys
+        .iter()
+        .map(|(k, rows)| format!("{k},{}", rows[rows.len() - 1].0))
+        .collect();
     // Keep last on event time: the latest time, the later arrival on equal times.
     let last: Vec<String> = keys
         .iter()
@@ -127,6 +131,21 @@ async fn deduplication_keeps_the_first_or_last_row() {
         let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
         assert!(rows.iter().all(|(kind, _)| kind == "+I"), "append-only: {rows:?}");
         assert_eq!(materialize(&rows), first, "keep first p={parallelism} {backend:?}");
+
+        // Keep last on processing time: the last arrival of each key, each replacing the one
+        // before (-U/+U).
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("in")).expect("mkdir");
+        write_events(&dir.path().join("in/events.csv"), &input);
+        let sql = sql.replace("ORDER BY pt ASC", "ORDER BY pt DESC");
+        let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
+        assert!(rows.iter().any(|(kind, _)| kind == "-U"), "updates expected: {rows:?}");
+        assert!(rows.iter().all(|(kind, _)| kind != "-D"), "{rows:?}");
+        assert_eq!(
+            materialize(&rows),
+            arrived_last,
+            "keep last p={parallelism} {backend:?}"
+        );
 
         for (order, expected) in [("DESC", &last), ("ASC", &earliest)] {
             let dir = tempfile::tempdir().expect("tempdir");
