@@ -356,6 +356,19 @@ CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole')
         e.hint.as_deref().is_some_and(|h| h.contains("GROUP BY window_start")),
         "{e}"
     );
+    // Window Top-N follows event time.
+    let e = plan_error(&format!(
+        "{}INSERT INTO out\nSELECT auction, n FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rn
+            FROM (SELECT window_start, window_end, auction, COUNT(*) AS n
+                  FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(pt), INTERVAL '1' SECOND))
+                  GROUP BY window_start, window_end, auction))
+        WHERE rn <= 3;",
+        table.replace("date_time TIMESTAMP(3),", "date_time TIMESTAMP(3), pt AS PROCTIME(),")
+    ))
+    .await;
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("processing-time"), "{e}");
 }
 
 /// A Nexmark query file on `events` generated events, into the `collect` sink.

@@ -121,6 +121,44 @@ fn limit_of(op: BinaryOp, value: &ScalarValue) -> Option<i64> {
     }
 }
 
+/// Calls `visit` with the table provider of every scan below `plan`, through views and window
+/// table functions.
+fn visit_tables(plan: &LogicalPlan, visit: &mut dyn FnMut(&dyn std::any::Any)) {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            if let Ok(provider) = source_as_provider(&scan.source) {
+                let any: &dyn std::any::Any = provider.as_ref();
+                visit(any);
+                if let Some(tvf) = any.downcast_ref::<WindowTvfTable>() {
+                    visit_tables(&tvf.input, visit);
+                } else if let Some(view) = provider.get_logical_plan() {
+                    visit_tables(&view, visit);
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+}
+
+/// Whether a window table function below `plan` windows on a processing-time attribute (a
+/// `PROCTIME()` column of a table below it).
+fn windows_on_processing_time(plan: &LogicalPlan) -> bool {
+    let mut times = Vec::new();
+    visit_tables(plan, &mut |any| {
+        if let Some(tvf) = any.downcast_ref::<WindowTvfTable>() {
+            times.push(tvf.tvf.time_column.value.clone());
+        }
+    });
+    let mut found = false;
+    visit_tables(plan, &mut |any| {
+        if let Some(table) = any.downcast_ref::<StreamTable>() {
+            found |= crate::planner::proctime_column(&table.ddl).is_some_and(|c| times.contains(&c));
+        }
+    });
+    found
+}
+
 impl Translator<'_> {
     pub(super) fn rank(&mut self, filter: &Filter, plan: &LogicalPlan) -> Result<Stream> {
         self.rank_selecting(filter, plan, true)
@@ -228,6 +266,13 @@ impl Translator<'_> {
         let name = |i: usize| physical.field(i).name().clone();
         let window_end = keys.iter().copied().find(|&i| name(i) == "window_end");
         let per_window = window_end.filter(|_| keys.iter().any(|&i| name(i) == "window_start"));
+        if per_window.is_some() && !input.changelog && windows_on_processing_time(&window.input) {
+            return Err(unsupported(
+                at,
+                "a window Top-N over processing-time windows",
+                "window on an event-time attribute (WATERMARK FOR ...)",
+            ));
+        }
         // (whether by processing time, descending) of a deduplication on a time attribute.
         let time_order = match order.as_slice() {
             [(i, options)] if limit == 1 && Some(*i) == input.proctime => Some((true, options.descending)),
