@@ -68,6 +68,45 @@ async fn top_n_with_the_row_number_updates_shifted_ranks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rank_ranges_keep_ranks_m_to_n() {
+    let input = events(2_000);
+    let mut expected: Vec<String> = top3(&input)
+        .into_iter()
+        .filter(|&(_, _, _, r)| r >= 2)
+        .map(|(k, v, t, r)| format!("{k},{v},{},{r}", ts(t)))
+        .collect();
+    expected.sort();
+    let query = "INSERT INTO out SELECT k, v, ts, rn FROM (
+                     SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM events)
+                 WHERE rn BETWEEN 2 AND 3;";
+    for (run, (p, backend)) in run_all(&input, "k BIGINT, v BIGINT, ts TIMESTAMP(3), rn BIGINT", query)
+        .await
+        .iter()
+        .zip(COMBINATIONS)
+    {
+        assert_eq!(materialize(run), expected, "p={p} {backend:?}");
+    }
+    // rn = 2 without the row number: the runner-up of each key.
+    let mut expected: Vec<String> = top3(&input)
+        .into_iter()
+        .filter(|&(_, _, _, r)| r == 2)
+        .map(|(k, v, _, _)| format!("{k},{v}"))
+        .collect();
+    expected.sort();
+    let query = "INSERT INTO out SELECT k, v FROM (
+                     SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM events)
+                 WHERE rn = 2;";
+    for (run, (p, backend)) in run_all(&input, "k BIGINT, v BIGINT", query)
+        .await
+        .iter()
+        .zip(COMBINATIONS)
+    {
+        assert!(run.iter().all(|(kind, _)| kind == "+I" || kind == "-D"), "{run:?}");
+        assert_eq!(materialize(run), expected, "p={p} {backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_n_without_the_row_number_only_inserts_and_deletes() {
     let input = events(2_000);
     let mut expected: Vec<String> = top3(&input)
@@ -324,7 +363,7 @@ CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole')
             "on ROW_NUMBER()",
         ),
         (
-            "rn = 2",
+            "rn >= 2",
             "ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price)",
             "on ROW_NUMBER()",
         ),

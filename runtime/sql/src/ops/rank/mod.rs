@@ -2,7 +2,8 @@
 //!
 //! The operator is keyed by the partition columns and keeps per partition a [`Partition`] (a
 //! [`ValueState`]): the rows ranked so far, best first, as encoded bytes. Over an append-only
-//! input it keeps only the top `N`; over a changelog input (`-U`/`-D` retract) every row. Its
+//! input it keeps only the top `N`; over a changelog input (`-U`/`-D` retract) every row. The
+//! result is the rows ranked `first..=N` (`first` is 1 unless the filter has a lower bound). Its
 //! output columns are the input's then the row number (the plan's type).
 //!
 //! Modes:
@@ -35,7 +36,7 @@ use freshet_core::{Error, Result};
 use freshet_dataflow::state::{KeyScope, ValueState};
 use freshet_dataflow::{Collector, Operator, OperatorContext, TimeDomain, Timer};
 use freshet_state::ttl::TtlConfig;
-use ranking::{rank_changes, Change, Partition, TieBreak};
+use ranking::{rank_changes, Change, Entry, Partition, TieBreak};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -63,7 +64,9 @@ pub struct RankConfig {
     pub order: Vec<(usize, SortOptions)>,
     /// How equal sort keys are ranked.
     pub tie: TieBreak,
-    /// `N`: rows ranked above it are the result.
+    /// The first rank of the result (1 unless the filter has a lower bound).
+    pub first: usize,
+    /// `N`: the last rank of the result.
     pub limit: usize,
     /// Whether the row number is part of the output (ranks shifting are then updates).
     pub number_selected: bool,
@@ -112,6 +115,13 @@ impl RankOperator {
     /// deduplication), whose partition key identifies the row (`-U`/`+U` when it changes).
     fn by_rank(&self) -> bool {
         self.config.number_selected || self.config.limit == 1
+    }
+
+    /// The ranked rows of `partition` that are the result, and the rank of the first of them.
+    fn result<'p>(&self, partition: &'p Partition) -> (&'p [Entry], u64) {
+        let top = partition.top(self.config.limit);
+        let skip = self.config.first.saturating_sub(1);
+        (top.get(skip..).unwrap_or_default(), skip as u64)
     }
 
     fn number_type(&self) -> DataType {
@@ -235,7 +245,6 @@ impl Operator for RankOperator {
             RankEmit::PerWindow { window_end } => Some(window_ends(&batch, window_end)?),
             _ => None,
         };
-        let limit = self.config.limit;
         let mut emitted: Vec<OutRow> = Vec::new();
         for rows in grouped {
             let first = rows[0];
@@ -255,7 +264,8 @@ impl Operator for RankOperator {
                 None => None,
             };
             let mut partition = partitions.get(ctx, scope)?.unwrap_or_default();
-            let before = partition.top(limit).to_vec();
+            let (before, base) = self.result(&partition);
+            let before = before.to_vec();
             for &row in &rows {
                 let (payload, sort) = &encoded[row];
                 let addition = match &kinds {
@@ -273,8 +283,9 @@ impl Operator for RankOperator {
             if let Some(time) = timer {
                 ctx.register_timer(TimeDomain::EventTime, time, scope.key_group, scope.key, &[])?;
             } else {
-                for (entry, rank, change) in rank_changes(&before, partition.top(limit), self.by_rank()) {
-                    emitted.push((entry.row.clone(), rank, change_kind(change)));
+                let (after, _) = self.result(&partition);
+                for (entry, rank, change) in rank_changes(&before, after, self.by_rank()) {
+                    emitted.push((entry.row.clone(), base + rank, change_kind(change)));
                 }
             }
             if partition.entries.is_empty() {
@@ -305,11 +316,11 @@ impl Operator for RankOperator {
             return Ok(());
         };
         partitions.clear(ctx, scope)?;
-        let rows: Vec<OutRow> = partition
-            .top(self.config.limit)
+        let (result, base) = self.result(&partition);
+        let rows: Vec<OutRow> = result
             .iter()
             .enumerate()
-            .map(|(r, e)| (e.row.clone(), r as u64 + 1, RowKind::Insert))
+            .map(|(r, e)| (e.row.clone(), base + r as u64 + 1, RowKind::Insert))
             .collect();
         if !rows.is_empty() {
             out.emit(self.output(&rows)?);

@@ -29,8 +29,8 @@ use freshet_state::ttl::TtlConfig;
 /// The constant key column of a Top-N without PARTITION BY.
 const GLOBAL_KEY: &str = "__rank_global";
 
-const PREDICATE_HINT: &str = "compare the row number with a constant (WHERE rn <= 10, rn < 10 or rn = 1) and filter \
-                              other columns in an outer query";
+const PREDICATE_HINT: &str = "bound the row number by constants (WHERE rn <= 10, rn = 1 or rn BETWEEN 2 AND 10) and \
+                              filter other columns in an outer query";
 
 /// Whether `filter` keeps rows by a `ROW_NUMBER()` (or another ranking function, to be
 /// reported) computed below it through projections and aliases: a deduplication or Top-N.
@@ -88,9 +88,54 @@ fn bound(predicate: &Expr) -> Option<(&Column, BinaryOp, &ScalarValue)> {
     }
 }
 
+/// The ranks `predicate` keeps, `first..=last` (1-based; `last` if bounded), and the row-number
+/// column it bounds: a conjunction of comparisons of one column with constants.
+fn rank_range(predicate: &Expr) -> Option<(&Column, i64, Option<i64>)> {
+    let mut column: Option<&Column> = None;
+    let (mut first, mut last) = (1i64, None::<i64>);
+    let mut bounds = Vec::new();
+    for conjunct in datafusion::logical_expr::utils::split_conjunction(predicate) {
+        match conjunct {
+            Expr::Between(b) if !b.negated => {
+                let (Expr::Column(c), Expr::Literal(low, _), Expr::Literal(high, _)) =
+                    (strip(&b.expr)?, strip(&b.low)?, strip(&b.high)?)
+                else {
+                    return None;
+                };
+                bounds.push((c, BinaryOp::GtEq, low));
+                bounds.push((c, BinaryOp::LtEq, high));
+            }
+            other => bounds.push(bound(other)?),
+        }
+    }
+    for (c, op, value) in bounds {
+        if column.is_some_and(|known| known != c) {
+            return None;
+        }
+        column = Some(c);
+        let ScalarValue::Int64(Some(n)) = value.cast_to(&DataType::Int64).ok()? else {
+            return None;
+        };
+        let (low, high) = match op {
+            BinaryOp::LtEq => (None, Some(n)),
+            BinaryOp::Lt => (None, Some(n.saturating_sub(1))),
+            BinaryOp::GtEq => (Some(n), None),
+            BinaryOp::Gt => (Some(n.saturating_add(1)), None),
+            BinaryOp::Eq => (Some(n), Some(n)),
+            _ => return None,
+        };
+        first = first.max(low.unwrap_or(1));
+        last = match (last, high) {
+            (Some(l), Some(h)) => Some(l.min(h)),
+            (l, h) => l.or(h),
+        };
+    }
+    Some((column?, first, last))
+}
+
 /// Whether projection `p` right above rank filter `f` selects the row number.
 pub(super) fn projection_uses_rank(p: &Projection, f: &Filter) -> bool {
-    match bound(&f.predicate) {
+    match rank_range(&f.predicate) {
         Some((column, _, _)) => p.expr.iter().any(|e| e.column_refs().contains(column)),
         None => true,
     }
@@ -106,19 +151,6 @@ fn trace(chain: &[&LogicalPlan], mut index: usize) -> Option<usize> {
         }
     }
     Some(index)
-}
-
-/// `N` for `rn <op> value`.
-fn limit_of(op: BinaryOp, value: &ScalarValue) -> Option<i64> {
-    let ScalarValue::Int64(Some(n)) = value.cast_to(&DataType::Int64).ok()? else {
-        return None;
-    };
-    match op {
-        BinaryOp::LtEq => Some(n),
-        BinaryOp::Lt => Some(n - 1),
-        BinaryOp::Eq if n == 1 => Some(1),
-        _ => None,
-    }
 }
 
 /// Calls `visit` with the table provider of every scan below `plan`, through views and window
@@ -203,11 +235,12 @@ impl Translator<'_> {
         let predicate_error = || {
             unsupported(
                 at,
-                "a filter on ROW_NUMBER() other than 'rn <= N', 'rn < N' or 'rn = 1' (alone in its WHERE)",
+                "a filter on ROW_NUMBER() other than an upper bound ('rn <= N', 'rn < N', 'rn = N', optionally \
+                 with a lower bound: 'rn BETWEEN M AND N'), alone in its WHERE",
                 PREDICATE_HINT,
             )
         };
-        let (column, op, value) = bound(&filter.predicate).ok_or_else(predicate_error)?;
+        let (column, first, last) = rank_range(&filter.predicate).ok_or_else(predicate_error)?;
         let traced = filter
             .input
             .schema()
@@ -217,13 +250,12 @@ impl Translator<'_> {
         if traced != Some(input_columns) {
             return Err(predicate_error());
         }
-        let limit = limit_of(op, value).ok_or_else(predicate_error)?;
-        if limit < 1 {
-            return Err(
-                SqlError::at(at, format!("the filter '{}' keeps no row", filter.predicate))
-                    .with_hint("ROW_NUMBER() starts at 1"),
-            );
+        let last = last.ok_or_else(predicate_error)?;
+        if last < first {
+            return Err(SqlError::at(at, "a filter on ROW_NUMBER() that keeps no row")
+                .with_hint("ROW_NUMBER() starts at 1; keep ranks M to N with rn BETWEEN M AND N"));
         }
+        let (first, limit) = (first as usize, last);
         let params = &function.params;
         let input = self.plan(&window.input)?;
         let input = self.window_bounds(input)?;
@@ -329,6 +361,7 @@ impl Translator<'_> {
             key_columns: key_columns.clone(),
             order,
             tie,
+            first,
             limit,
             number_selected,
             emit,
@@ -344,7 +377,7 @@ impl Translator<'_> {
         let uid_basis = format!("{}", plan.display_indent());
         let uid = self.uids.allocate("rank", &uid_basis);
         let description = format!(
-            "{kind} keyed by ({}) order by [{}] keep rank <= {limit}{}{}{}",
+            "{kind} keyed by ({}) order by [{}] keep {}{}{}{}",
             key_columns.join(", "),
             params
                 .order_by
@@ -352,6 +385,11 @@ impl Translator<'_> {
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
+            if first > 1 {
+                format!("ranks {first} to {limit}")
+            } else {
+                format!("rank <= {limit}")
+            },
             if number_selected { " with row number" } else { "" },
             if input.changelog {
                 " over a changelog (keeps every row)"
