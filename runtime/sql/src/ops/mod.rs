@@ -6,10 +6,12 @@ pub mod changelog_print;
 pub mod computed_source;
 pub mod group_aggregate;
 pub mod join;
+pub mod rank;
 pub mod upsert;
 
 pub use calc::{CalcOperator, CalcProgram, UnionOperator};
 pub use changelog_print::ChangelogPrintSink;
 pub use computed_source::ComputedSource;
 pub use group_aggregate::{GroupAggKind, GroupAggSpec, GroupAggregateConfig, GroupAggregateOperator, ValueType};
+pub use rank::{RankConfig, RankEmit, RankOperator};
 pub use upsert::{upsert_schema, UpsertEncoder, DELETED_COLUMN};

@@ -447,7 +447,6 @@ fn apply_changelog(rows: &[(String, String)], key_columns: usize) -> Vec<String>
 
 /// Applies a changelog as a multiset of rows: +I/+U add a row, -U/-D remove one equal row
 /// (which must be present). Returns the final rows, sorted.
-#[allow(dead_code)] // until the Top-N and OVER tests use it
 fn materialize(rows: &[(String, String)]) -> Vec<String> {
     let mut table: BTreeMap<String, usize> = BTreeMap::new();
     for (kind, row) in rows {
@@ -1204,3 +1203,4 @@ async fn rust_scalar_udfs_registered_through_the_planner_run_in_sql() {
     expected.sort();
     assert_eq!(csv_rows(&dir.path().join("out")), expected);
 }
+mod rank;

@@ -9,7 +9,13 @@ impl Translator<'_> {
             LogicalPlan::Filter(f) if !super::rank::is_rank_filter(f) => (f.input.as_ref(), Some(&f.predicate)),
             other => (other, None),
         };
-        let input = self.plan(input_plan)?;
+        let input = match input_plan {
+            // Whether the row number is selected decides whether rank shifts are emitted.
+            LogicalPlan::Filter(f) if super::rank::is_rank_filter(f) => {
+                self.rank_selecting(f, input_plan, super::rank::projection_uses_rank(p, f))?
+            }
+            other => self.plan(other)?,
+        };
         self.check_window_columns(&input, filter.into_iter().chain(p.expr.iter()))?;
         let basis = format!("{}", LogicalPlan::Projection(p.clone()).display_indent());
         self.calc(&input, filter, &p.expr, p.schema.clone(), &basis)
