@@ -7,6 +7,9 @@
 //! whether it keeps state. Reference SQL renders columns as the query's sink does: cast to
 //! the sink's types, TIMESTAMP(3) as `to_timestamp_millis(ms)`.
 //!
+//! The queries whose engine support is being written (q6, q9, q18, q19) already have their
+//! entries, `#[ignore]`d and listed in [`PENDING`]: when one runs, remove both.
+//!
 //! Event times are TIMESTAMP(3), so `CAST(date_time AS BIGINT)` is ms since the epoch and a
 //! window start is `ms / size * size` (the times are positive). Averages truncated to BIGINT
 //! are `SUM / COUNT` in integers.
@@ -17,6 +20,15 @@ use crate::references;
 /// 20,000 events over 100 s of event time (200 events/s): many 2 s hops and 10 s windows,
 /// sessions that split and merge, auctions that expire during the run.
 const STEADY: StreamOptions = &[("events.num", "20000"), ("first-event.rate", "200")];
+
+/// STEADY on one timeline (one logical generator): no two events share a time, and a key's
+/// rows reach an operator in generation order at any parallelism, so deduplication, Top-N and
+/// OVER windows have one right answer.
+const ONE_TIMELINE: StreamOptions = &[
+    ("events.num", "20000"),
+    ("first-event.rate", "200"),
+    ("generators", "1"),
+];
 
 /// 30,000 events at 1 event/s from 2015-07-15T17:00:00Z to 01:20 the next day: every class
 /// of q14's `bid_time_type` and two days for q15-q17.
@@ -65,13 +77,14 @@ macro_rules! band_distinct {
 
 /// Declares the cases and one test per case.
 macro_rules! nexmark_cases {
-    ($($name:ident: $case:expr,)*) => {
+    ($($(#[$attribute:meta])* $name:ident: $case:expr,)*) => {
         /// Every case, by query.
         pub fn all() -> Vec<Case> {
             vec![$($case),*]
         }
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attribute])*
             async fn $name() {
                 let case: Case = $case;
                 assert_eq!(case.query, stringify!($name));
@@ -155,6 +168,28 @@ nexmark_cases! {
         stateful: true,
         deterministic: None,
     },
+    #[ignore = "q6 does not plan yet (OVER over the top-1 changelog)"]
+    q6: Case {
+        query: "q6",
+        stream: ONE_TIMELINE,
+        // The final winners (the q9 top-1), then per seller in bid-time order the mean of the
+        // current and 10 preceding winning prices.
+        reference: Reference::Sql(
+            "WITH winners AS (
+                 SELECT A.seller, B.price AS final, B.date_time,
+                        ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.date_time ASC) AS rownum
+                 FROM auction AS A JOIN bid AS B ON A.id = B.auction
+                 WHERE B.date_time >= A.date_time AND B.date_time <= A.expires
+             )
+             SELECT seller,
+                    SUM(final) OVER (PARTITION BY seller ORDER BY date_time ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)
+                    / COUNT(*) OVER (PARTITION BY seller ORDER BY date_time ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)
+             FROM winners WHERE rownum = 1"
+        ),
+        output: Output::Multiset,
+        stateful: true,
+        deterministic: None,
+    },
     q7: Case {
         query: "q7",
         stream: STEADY,
@@ -183,6 +218,28 @@ nexmark_cases! {
              FROM P JOIN A ON P.id = A.seller AND P.ws = A.ws"
         ),
         output: Output::Append,
+        stateful: true,
+        deterministic: None,
+    },
+    #[ignore = "q9 does not plan yet (Top-N over a join)"]
+    q9: Case {
+        query: "q9",
+        stream: STEADY,
+        // Ties on (price, bid time) within an auction would make the winner depend on
+        // arrival order; top prices are large and rarely equal.
+        reference: Reference::Sql(
+            "SELECT id, item_name, description, initial_bid, reserve, date_time, expires, seller,
+                    category, extra, auction, bidder, price, bid_date_time, bid_extra
+             FROM (
+                 SELECT A.*, B.auction, B.bidder, B.price, B.date_time AS bid_date_time,
+                        B.extra AS bid_extra,
+                        ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.date_time ASC) AS rownum
+                 FROM auction AS A JOIN bid AS B ON A.id = B.auction
+                 WHERE B.date_time >= A.date_time AND B.date_time <= A.expires
+             )
+             WHERE rownum = 1"
+        ),
+        output: Output::Changelog { key: &[0] },
         stateful: true,
         deterministic: None,
     },
@@ -277,6 +334,37 @@ nexmark_cases! {
         stateful: true,
         deterministic: None,
     },
+    #[ignore = "q18 does not plan yet (deduplication)"]
+    q18: Case {
+        query: "q18",
+        stream: ONE_TIMELINE,
+        reference: Reference::Sql(
+            "SELECT auction, bidder, price, channel, url, date_time, extra FROM (
+                 SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder, auction ORDER BY date_time DESC) AS rank_number
+                 FROM bid
+             )
+             WHERE rank_number = 1"
+        ),
+        output: Output::Changelog { key: &[0, 1] },
+        stateful: true,
+        deterministic: None,
+    },
+    #[ignore = "q19 does not plan yet (Top-N)"]
+    q19: Case {
+        query: "q19",
+        stream: ONE_TIMELINE,
+        // Equal prices rank in arrival order, here the order of bid time.
+        reference: Reference::Sql(
+            "SELECT auction, bidder, price, channel, url, date_time, extra, rank_number FROM (
+                 SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC, date_time ASC) AS rank_number
+                 FROM bid
+             )
+             WHERE rank_number <= 10"
+        ),
+        output: Output::Multiset,
+        stateful: true,
+        deterministic: None,
+    },
     q20: Case {
         query: "q20",
         stream: STEADY,
@@ -309,11 +397,14 @@ nexmark_cases! {
     },
 }
 
-/// Every query file that plans has a case: a newly supported query fails here until its
-/// reference is added above.
+/// Queries with an `#[ignore]`d case: the engine does not run them yet.
+const PENDING: &[&str] = &["q6", "q9", "q18", "q19"];
+
+/// The queries that plan are exactly those with a case that is not pending: a newly supported
+/// query fails here until its reference is added above (or its case is no longer pending).
 #[tokio::test]
 async fn every_query_that_plans_has_a_case() {
-    let cases: Vec<&str> = all().iter().map(|c| c.query).collect();
+    let cases: Vec<&str> = all().iter().map(|c| c.query).filter(|q| !PENDING.contains(q)).collect();
     let mut planned = Vec::new();
     for q in 0..=22 {
         let name = format!("q{q}");
@@ -365,4 +456,9 @@ async fn the_streams_cover_what_the_queries_test() {
         .await;
     let counts: Vec<i64> = pairs[0].split(',').map(|n| n.parse().expect("count")).collect();
     assert!(counts[1] > 1_000 && counts[1] < counts[0], "{counts:?}");
+
+    // One timeline: no two bids share a time (q18's and q6's orders have no ties).
+    let one = crate::harness::Events::for_stream(ONE_TIMELINE);
+    let times = one.query("SELECT COUNT(*) - COUNT(DISTINCT date_time) FROM bid").await;
+    assert_eq!(times, ["0"]);
 }
