@@ -68,14 +68,37 @@ pub struct Case {
 }
 
 impl Case {
-    /// The (parallelism, backend) configurations the query runs in.
-    pub fn runs(&self) -> Vec<(u32, BackendKind)> {
-        if self.stateful {
-            vec![(1, BackendKind::Heap), (3, BackendKind::Rocksdb)]
+    /// The configurations the query runs in: parallelism 1 on the heap backend, and 3 on
+    /// RocksDB if the query keeps state (on the heap otherwise). Batch sizes differ too (small
+    /// batches give groups and joins many updates; the source interleaves its generators
+    /// batch by batch).
+    pub fn runs(&self) -> Vec<Run> {
+        let backend = if self.stateful {
+            BackendKind::Rocksdb
         } else {
-            vec![(1, BackendKind::Heap), (3, BackendKind::Heap)]
-        }
+            BackendKind::Heap
+        };
+        vec![
+            Run {
+                parallelism: 1,
+                backend: BackendKind::Heap,
+                batch_size: 128,
+            },
+            Run {
+                parallelism: 3,
+                backend,
+                batch_size: 1000,
+            },
+        ]
     }
+}
+
+/// One configuration of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    pub parallelism: u32,
+    pub backend: BackendKind,
+    pub batch_size: usize,
 }
 
 /// Runs `case` in every configuration and compares each result with the reference.
@@ -89,9 +112,9 @@ pub async fn check(case: &Case) {
     assert!(!expected.is_empty(), "{}: the reference is empty", case.query);
     eprintln!("{}: {} rows", case.query, expected.len());
     let mut first: Option<Vec<String>> = None;
-    for (parallelism, backend) in case.runs() {
-        let label = format!("{} at parallelism {parallelism} on {backend:?}", case.query);
-        let mut actual = run_query(case, parallelism, backend).await;
+    for run in case.runs() {
+        let label = format!("{} in {run:?}", case.query);
+        let mut actual = run_query(case, run).await;
         if let Some(project) = case.deterministic {
             actual = project(actual);
         }
@@ -161,7 +184,7 @@ fn bounded_script(case: &Case, sink_dir: &Path) -> String {
 }
 
 /// Runs the bounded query once and returns its materialized rows (unsorted).
-async fn run_query(case: &Case, parallelism: u32, backend: BackendKind) -> Vec<String> {
+async fn run_query(case: &Case, run: Run) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let sink_dir = dir.path().join("out");
     let sql = bounded_script(case, &sink_dir);
@@ -178,21 +201,20 @@ async fn run_query(case: &Case, parallelism: u32, backend: BackendKind) -> Vec<S
         .plan_script(
             &sql,
             &PlanOptions {
-                parallelism: Some(parallelism),
+                parallelism: Some(run.parallelism),
                 default_name: Some(case.query.into()),
             },
         )
         .await
         .unwrap_or_else(|e| panic!("{}: planning failed: {e}", case.query));
     let config = JobConfig {
-        state_backend: backend,
+        state_backend: run.backend,
         local_dir: dir.path().join("local"),
         checkpoint: freshet_engine::CheckpointConfig {
             storage: dir.path().join("checkpoints").display().to_string(),
             ..Default::default()
         },
-        // Small batches: groups and joins see many updates.
-        batch_size: 128,
+        batch_size: run.batch_size,
         ..JobConfig::default()
     };
     LocalExecutor::new(config)
