@@ -5,7 +5,9 @@
 //! with its stream, its reference (a batch SQL over `bid`, `auction` and `person`, or a
 //! function of [`references`](crate::references)), how its output is materialized, and
 //! whether it keeps state. Reference SQL renders columns as the query's sink does: cast to
-//! the sink's types, TIMESTAMP(3) as `to_timestamp_millis(ms)`.
+//! the sink's types, TIMESTAMP(3) as `to_timestamp_millis(ms)`. Where the result depends on
+//! the arrival order of events with equal times, use the `ONE_TIMELINE` stream; where it
+//! depends on the wall clock, compare a projection (`deterministic`, as q12 does).
 //!
 //! The queries whose engine support is being written (q6, q9, q18, q19) already have their
 //! entries, `#[ignore]`d and listed in [`PENDING`]: when one runs, remove both.
