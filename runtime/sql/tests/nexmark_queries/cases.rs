@@ -9,8 +9,8 @@
 //! the arrival order of events with equal times, use the `ONE_TIMELINE` stream; where it
 //! depends on the wall clock, compare a projection (`deterministic`, as q12 does).
 //!
-//! The queries whose engine support is being written (q6, q9, q18, q19) already have their
-//! entries, `#[ignore]`d and listed in [`PENDING`]: when one runs, remove both.
+//! A query whose engine support is being written (q6) already has its entry,
+//! `#[ignore]`d and listed in [`PENDING`]: when it runs, remove both.
 //!
 //! Event times are TIMESTAMP(3), so `CAST(date_time AS BIGINT)` is ms since the epoch and a
 //! window start is `ms / size * size` (the times are positive). Averages truncated to BIGINT
@@ -238,7 +238,6 @@ nexmark_cases! {
         stateful: true,
         deterministic: None,
     },
-    #[ignore = "q9 does not plan yet (Top-N over a join)"]
     q9: Case {
         query: "q9",
         stream: STEADY,
@@ -351,7 +350,6 @@ nexmark_cases! {
         stateful: true,
         deterministic: None,
     },
-    #[ignore = "q18 does not plan yet (deduplication)"]
     q18: Case {
         query: "q18",
         stream: ONE_TIMELINE,
@@ -366,7 +364,6 @@ nexmark_cases! {
         stateful: true,
         deterministic: None,
     },
-    #[ignore = "q19 does not plan yet (Top-N)"]
     q19: Case {
         query: "q19",
         stream: ONE_TIMELINE,
@@ -415,7 +412,7 @@ nexmark_cases! {
 }
 
 /// Queries with an `#[ignore]`d case: the engine does not run them yet.
-const PENDING: &[&str] = &["q6", "q9", "q18", "q19"];
+const PENDING: &[&str] = &["q6"];
 
 /// The queries that plan are exactly those with a case that is not pending: a newly supported
 /// query fails here until its reference is added above (or its case is no longer pending).
