@@ -199,18 +199,11 @@ async fn lookup_joins_against_a_csv_table_equal_a_brute_force_computation() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bounded_nexmark_q13_equals_a_brute_force_computation() {
+/// The results of q13 are checked against a reference in the Nexmark tests
+/// (`tests/nexmark_queries`); here, that it is the lookup join it should be.
+#[tokio::test]
+async fn nexmark_q13_plans_a_lookup_join_and_no_regular_join() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../queries/nexmark");
-    let query = std::fs::read_to_string(root.join("q13.sql"))
-        .expect("query file")
-        .replace("'table' = 'bid'", "'table' = 'bid', 'events.num' = '20000'")
-        .replace("'connector' = 'blackhole'", "'connector' = 'collect'")
-        .replace(
-            "'queries/nexmark/side_input.csv'",
-            &format!("'{}'", root.join("side_input.csv").display()),
-        );
-    // As written, q13 plans a lookup join and no regular join.
     let as_written = std::fs::read_to_string(root.join("q13.sql")).expect("query file");
     let job = Planner::new()
         .plan_script(&as_written, &PlanOptions::default())
@@ -218,28 +211,6 @@ async fn bounded_nexmark_q13_equals_a_brute_force_computation() {
         .unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = job.graph.nodes.iter().map(|n| n.name.as_str()).collect();
     assert!(names.contains(&"LookupJoin") && !names.contains(&"Join"), "{names:?}");
-    // The same bids, dumped beside the query (4 columns; q13 has 5).
-    let sql = format!(
-        "{query}
-        CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP(3))
-        WITH ('connector' = 'collect');
-        INSERT INTO bids SELECT auction, bidder, price, date_time FROM bid;"
-    );
-    for (parallelism, backend) in [(1, BackendKind::Heap), (3, BackendKind::Rocksdb)] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
-        let (bids, joined): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, r)| r.split(',').count() == 4);
-        assert!(bids.len() > 1_000, "{} bids", bids.len());
-        let mut expected: Vec<String> = bids
-            .iter()
-            .map(|(_, bid)| {
-                let auction: u64 = bid.split(',').next().and_then(|a| a.parse().ok()).expect("auction");
-                format!("{bid},{}", auction % 10_000)
-            })
-            .collect();
-        expected.sort();
-        assert_eq!(materialize(&joined), expected, "p={parallelism} {backend:?}");
-    }
 }
 
 #[tokio::test]
