@@ -13,6 +13,7 @@
 //! input and no row is late (each logical generator is in time order and the source keeps one
 //! watermark per generator), so batch results match exactly.
 
+use crate::collect::{apply_changelog, materialize, register_collect_sink};
 use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -188,15 +189,8 @@ async fn run_query(case: &Case, run: Run) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let sink_dir = dir.path().join("out");
     let sql = bounded_script(case, &sink_dir);
-    let collected: Collected = Default::default();
     let mut planner = Planner::new();
-    let sink = collected.clone();
-    planner.register_sink(
-        "collect",
-        Arc::new(move |_: &freshet_dataflow::TaskInfo| {
-            Ok(Box::new(CollectSink(sink.clone())) as Box<dyn freshet_dataflow::Operator>)
-        }),
-    );
+    let collected = register_collect_sink(&mut planner);
     let job = planner
         .plan_script(
             &sql,
@@ -264,9 +258,6 @@ fn committed_csv_rows(dir: &Path) -> Vec<String> {
     rows
 }
 
-/// The rows a collecting sink received: (row kind, values joined by ',').
-type Collected = Arc<Mutex<Vec<(String, String)>>>;
-
 /// Renders every value of row `row` of `columns`, joined by ','.
 fn render_row(formatters: &[ArrayFormatter<'_>], row: usize) -> String {
     formatters
@@ -281,83 +272,6 @@ fn formatters<'a>(columns: &'a [Arc<dyn Array>]) -> Vec<ArrayFormatter<'a>> {
     columns
         .iter()
         .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("a displayable column"))
-        .collect()
-}
-
-/// A sink of the Rust API that records every row with its kind.
-struct CollectSink(Collected);
-
-impl freshet_dataflow::Operator for CollectSink {
-    fn process_batch(
-        &mut self,
-        _input: usize,
-        batch: RecordBatch,
-        _ctx: &mut freshet_dataflow::OperatorContext,
-        _out: &mut freshet_dataflow::Collector,
-    ) -> freshet_core::Result<()> {
-        let changelog = batch.schema().fields().last().map(|f| f.name().as_str()) == Some("__row_kind");
-        let values = batch.num_columns() - usize::from(changelog);
-        let formatters = formatters(&batch.columns()[..values]);
-        let kinds = batch
-            .column(batch.num_columns() - 1)
-            .as_any()
-            .downcast_ref::<arrow::array::Int8Array>()
-            .filter(|_| changelog)
-            .cloned();
-        let mut rows = self.0.lock().expect("collected rows");
-        for row in 0..batch.num_rows() {
-            let kind = match &kinds {
-                Some(k) => ["+I", "-U", "+U", "-D"][k.value(row) as usize],
-                None => "+I",
-            };
-            rows.push((kind.to_string(), render_row(&formatters, row)));
-        }
-        Ok(())
-    }
-}
-
-/// Applies a changelog keyed by the columns `key`: +I/+U set the row, -U/-D remove it (which
-/// must be the row set before). Returns the final rows.
-fn apply_changelog(rows: &[(String, String)], key: &[usize]) -> Vec<String> {
-    let mut table: BTreeMap<String, String> = BTreeMap::new();
-    for (kind, row) in rows {
-        let values: Vec<&str> = row.split(',').collect();
-        let key = key.iter().map(|&i| values[i]).collect::<Vec<_>>().join(",");
-        match kind.as_str() {
-            "+I" => assert!(
-                table.insert(key, row.clone()).is_none(),
-                "+I over an existing row: {row}"
-            ),
-            "+U" => assert!(table.insert(key, row.clone()).is_none(), "+U without -U: {row}"),
-            "-U" | "-D" => assert_eq!(table.remove(&key).as_ref(), Some(row), "{kind} of a row not present"),
-            other => panic!("unknown row kind {other}"),
-        }
-    }
-    table.into_values().collect()
-}
-
-/// Applies a changelog as a multiset of rows: +I/+U add a row, -U/-D remove one equal row
-/// (which must be present). Returns the final rows.
-fn materialize(rows: &[(String, String)]) -> Vec<String> {
-    let mut table: BTreeMap<String, usize> = BTreeMap::new();
-    for (kind, row) in rows {
-        match kind.as_str() {
-            "+I" | "+U" => *table.entry(row.clone()).or_default() += 1,
-            "-U" | "-D" => {
-                let count = table
-                    .get_mut(row)
-                    .unwrap_or_else(|| panic!("{kind} of a row not present: {row}"));
-                *count -= 1;
-                if *count == 0 {
-                    table.remove(row);
-                }
-            }
-            other => panic!("unknown row kind {other}"),
-        }
-    }
-    table
-        .into_iter()
-        .flat_map(|(row, count)| std::iter::repeat_n(row, count))
         .collect()
 }
 

@@ -3,6 +3,8 @@
 //! independent reference ([`cases`], run by [`harness`], some references in [`references`]).
 
 mod cases;
+#[path = "../common/collect.rs"]
+mod collect;
 mod harness;
 mod parsing;
 mod references;

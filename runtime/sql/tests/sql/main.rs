@@ -1,11 +1,14 @@
 //! SQL scripts planned and run on the local engine, checked against brute-force results.
 
+use collect::{apply_changelog, materialize, register_collect_sink};
 use freshet_engine::{JobConfig, LocalExecutor};
 use freshet_sql::{PlanOptions, Planner, SqlError};
 use freshet_state::BackendKind;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[path = "../common/collect.rs"]
+mod collect;
 mod files;
 mod join;
 
@@ -348,113 +351,14 @@ CREATE TABLE out (auction BIGINT) WITH ('connector' = 'blackhole');
 
 // ---- Non-windowed (updating) aggregation: changelogs ----
 
-/// The rows a collecting sink received: (row kind, values joined by ',').
-type Collected = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
-
-/// A sink of the Rust API that records every row with its kind.
-struct CollectSink(Collected);
-
-impl freshet_dataflow::Operator for CollectSink {
-    fn process_batch(
-        &mut self,
-        _input: usize,
-        batch: arrow::record_batch::RecordBatch,
-        _ctx: &mut freshet_dataflow::OperatorContext,
-        _out: &mut freshet_dataflow::Collector,
-    ) -> freshet_core::Result<()> {
-        use arrow::array::Array;
-        let changelog = batch.schema().fields().last().map(|f| f.name().as_str()) == Some("__row_kind");
-        let values = if changelog {
-            batch.num_columns() - 1
-        } else {
-            batch.num_columns()
-        };
-        let options = arrow::util::display::FormatOptions::default().with_null("null");
-        let formatters: Vec<_> = (0..values)
-            .map(|i| arrow::util::display::ArrayFormatter::try_new(batch.column(i).as_ref(), &options))
-            .collect::<Result<_, _>>()?;
-        let kinds = batch
-            .column(batch.num_columns() - 1)
-            .as_any()
-            .downcast_ref::<arrow::array::Int8Array>()
-            .filter(|_| changelog)
-            .cloned();
-        let mut rows = self.0.lock().expect("lock");
-        for row in 0..batch.num_rows() {
-            let kind = match &kinds {
-                Some(k) => ["+I", "-U", "+U", "-D"][k.value(row) as usize].to_string(),
-                None => "+I".to_string(),
-            };
-            let text = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect::<Vec<_>>()
-                .join(",");
-            rows.push((kind, text));
-        }
-        Ok(())
-    }
-}
-
 /// Plans `sql` with a `'connector' = 'collect'` sink and runs it; returns what it received.
 async fn run_collecting(sql: &str, dir: &Path, parallelism: u32, backend: BackendKind) -> Vec<(String, String)> {
-    let collected: Collected = Default::default();
     let mut planner = Planner::new();
-    let sink = collected.clone();
-    planner.register_sink(
-        "collect",
-        std::sync::Arc::new(move |_: &freshet_dataflow::TaskInfo| {
-            Ok(Box::new(CollectSink(sink.clone())) as Box<dyn freshet_dataflow::Operator>)
-        }),
-    );
+    let collected = register_collect_sink(&mut planner);
     // Small batches, so that groups change many times.
     plan_and_run(planner, sql, dir, parallelism, backend, 64).await;
     let rows = collected.lock().expect("lock").clone();
     rows
-}
-
-/// Applies a changelog keyed by the first `key_columns` values: +I/+U set the row, -U/-D
-/// remove it (which must be the row set before). Returns the final rows, sorted.
-fn apply_changelog(rows: &[(String, String)], key_columns: usize) -> Vec<String> {
-    let mut table: BTreeMap<String, String> = BTreeMap::new();
-    for (kind, row) in rows {
-        let key = row.split(',').take(key_columns).collect::<Vec<_>>().join(",");
-        match kind.as_str() {
-            "+I" => assert!(
-                table.insert(key, row.clone()).is_none(),
-                "+I over an existing row: {row}"
-            ),
-            "+U" => assert!(table.insert(key, row.clone()).is_none(), "+U without -U: {row}"),
-            "-U" | "-D" => assert_eq!(table.remove(&key).as_ref(), Some(row), "{kind} of a row not present"),
-            other => panic!("unknown row kind {other}"),
-        }
-    }
-    table.into_values().collect()
-}
-
-/// Applies a changelog as a multiset of rows: +I/+U add a row, -U/-D remove one equal row
-/// (which must be present). Returns the final rows, sorted.
-fn materialize(rows: &[(String, String)]) -> Vec<String> {
-    let mut table: BTreeMap<String, usize> = BTreeMap::new();
-    for (kind, row) in rows {
-        match kind.as_str() {
-            "+I" | "+U" => *table.entry(row.clone()).or_default() += 1,
-            "-U" | "-D" => {
-                let count = table
-                    .get_mut(row)
-                    .unwrap_or_else(|| panic!("{kind} of a row not present: {row}"));
-                *count -= 1;
-                if *count == 0 {
-                    table.remove(row);
-                }
-            }
-            other => panic!("unknown row kind {other}"),
-        }
-    }
-    table
-        .into_iter()
-        .flat_map(|(row, count)| std::iter::repeat_n(row, count))
-        .collect()
 }
 
 const COMBINATIONS: [(u32, BackendKind); 4] = [
@@ -512,7 +416,7 @@ async fn group_aggregates_as_a_changelog_equal_a_brute_force_computation() {
         );
         let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
         assert!(rows.iter().any(|(k, _)| k == "-U"), "updates expected");
-        assert_eq!(apply_changelog(&rows, 1), expected, "p={parallelism} {backend:?}");
+        assert_eq!(apply_changelog(&rows, &[0]), expected, "p={parallelism} {backend:?}");
     }
 }
 
@@ -561,7 +465,7 @@ async fn a_nested_aggregation_consumes_retractions() {
         );
         let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
         assert!(rows.iter().any(|(k, _)| k == "-U"), "retractions expected");
-        assert_eq!(apply_changelog(&rows, 1), expected, "p={parallelism} {backend:?}");
+        assert_eq!(apply_changelog(&rows, &[0]), expected, "p={parallelism} {backend:?}");
     }
 }
 
@@ -663,7 +567,7 @@ async fn a_global_aggregation_and_having_update_one_row() {
         INSERT INTO out SELECT COUNT(*), SUM(v) FROM events;"
     );
     let rows = run_collecting(&sql, dir.path(), 2, BackendKind::Heap).await;
-    assert_eq!(apply_changelog(&rows, 0), [format!("{},{sum}", input.len())]);
+    assert_eq!(apply_changelog(&rows, &[]), [format!("{},{sum}", input.len())]);
     // HAVING filters each change: the rows left are the groups above the bound.
     let sql = format!(
         "{EVENTS_TABLE}
