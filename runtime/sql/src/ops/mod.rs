@@ -11,3 +11,4 @@ pub use calc::{CalcOperator, CalcProgram, UnionOperator};
 pub use changelog_print::ChangelogPrintSink;
 pub use computed_source::ComputedSource;
 pub use group_aggregate::{GroupAggKind, GroupAggSpec, GroupAggregateConfig, GroupAggregateOperator, ValueType};
+pub mod over;
