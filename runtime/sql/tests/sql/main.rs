@@ -6,6 +6,8 @@ use freshet_state::BackendKind;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod over;
+
 /// Plans `sql` (with `{dir}` replaced by `dir`) with `planner` and runs it to its end in
 /// batches of `batch_size` rows.
 async fn plan_and_run(
