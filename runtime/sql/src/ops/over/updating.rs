@@ -44,16 +44,21 @@ pub(super) struct Change {
 /// number of retractions of rows that were not present.
 pub(super) type Emitted = (Vec<(Vec<u8>, Results)>, Vec<i8>, u64);
 
-/// Applies `changes` to the sorted `entries` and recomputes their results: returns what to
-/// emit (rows, results, kinds), and updates each entry's emitted results. A retraction of a
+/// Applies `changes` to the sorted `entries` and recomputes the results of the rows from the
+/// first changed one on (the rows before keep their frames): returns what to emit (rows,
+/// results, kinds), and updates each entry's emitted results. A retraction of a
 /// row not present is ignored (and counted in the returned number).
 pub(super) fn apply(config: &OverConfig, entries: &mut Vec<Entry>, changes: Vec<Change>) -> Emitted {
     let mut rows = Vec::new();
     let mut kinds = Vec::new();
     let mut missing = 0;
+    // Rows before the first peer of every changed row keep their frames and results.
+    let mut dirty = entries.len();
     for change in changes {
         let key = (&change.entry.sort, &change.entry.row);
+        let first_peer = entries.partition_point(|e| e.sort < change.entry.sort);
         if change.add {
+            dirty = dirty.min(first_peer);
             let at = entries.partition_point(|e| (&e.sort, &e.row) <= key);
             entries.insert(at, change.entry);
         } else {
@@ -63,6 +68,7 @@ pub(super) fn apply(config: &OverConfig, entries: &mut Vec<Entry>, changes: Vec<
                 missing += 1;
                 continue;
             }
+            dirty = dirty.min(first_peer);
             // Prefer an equal row not emitted yet: nothing to retract then.
             let at = (from..from + equal)
                 .find(|&i| entries[i].emitted.is_none())
@@ -83,8 +89,9 @@ pub(super) fn apply(config: &OverConfig, entries: &mut Vec<Entry>, changes: Vec<
     let order: Vec<Option<i64>> = entries.iter().map(|e| e.order).collect();
     let bounds = frame_bounds(config.frame, &peer_group, &order);
     let args: Vec<&Args> = entries.iter().map(|e| &e.args).collect();
-    let results = aggregate::evaluate_frames(&config.aggregates, &args, &bounds);
-    for (entry, new) in entries.iter_mut().zip(results) {
+    let dirty = dirty.min(entries.len());
+    let results = aggregate::evaluate_frames(&config.aggregates, &args, &bounds[dirty..]);
+    for (entry, new) in entries[dirty..].iter_mut().zip(results) {
         match entry.emitted.take() {
             None => {
                 rows.push((entry.row.clone(), new.clone()));
@@ -297,9 +304,17 @@ mod tests {
         let script: Vec<Vec<(u8, i64, bool)>> = vec![
             vec![(5, 1, true), (3, 2, true)],
             vec![(4, 4, true), (5, 1, true)],
+            // A peer sorting after an existing one changes the existing one's RANGE frame.
+            vec![(4, 6, true)],
             vec![(3, 2, false), (9, 8, true), (9, 8, true)],
             vec![(5, 1, false), (1, 16, true)],
-            vec![(9, 8, false), (4, 4, false), (7, 32, true), (7, 32, false)],
+            vec![
+                (9, 8, false),
+                (4, 4, false),
+                (7, 32, true),
+                (7, 32, false),
+                (4, 6, false),
+            ],
         ];
         for frame in [
             Frame::Rows(1),
