@@ -259,3 +259,51 @@ CREATE TABLE out (auction BIGINT, x BIGINT) WITH ('connector' = 'blackhole');
     .await;
     assert!(e.message.contains("different frames"), "{e}");
 }
+
+#[tokio::test]
+async fn over_operators_describe_themselves_with_stable_uids() {
+    let script = "SET 'table.exec.state.ttl' = '1 h';
+CREATE TABLE bid (auction BIGINT, price BIGINT, date_time TIMESTAMP(3),
+    WATERMARK FOR date_time AS date_time - INTERVAL '1' SECOND
+) WITH ('connector' = 'nexmark', 'table' = 'bid');
+CREATE TABLE winners (auction BIGINT, avg_price BIGINT) WITH ('connector' = 'print');
+CREATE TABLE moving (auction BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO winners
+SELECT auction, CAST(AVG(final) OVER (PARTITION BY auction % 10 ORDER BY t
+                                      ROWS BETWEEN 10 PRECEDING AND CURRENT ROW) AS BIGINT)
+FROM (SELECT auction, MAX(price) AS final, MAX(date_time) AS t FROM bid GROUP BY auction);
+INSERT INTO moving
+SELECT auction, COUNT(*) OVER (PARTITION BY auction ORDER BY date_time
+                               RANGE BETWEEN INTERVAL '10' SECOND PRECEDING AND CURRENT ROW)
+FROM bid;";
+    let plan = || async {
+        Planner::new()
+            .plan_script(script, &PlanOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let job = plan().await;
+    let over: Vec<_> = job.graph.nodes.iter().filter(|n| n.name == "OverAggregate").collect();
+    assert_eq!(over.len(), 2);
+    let descriptions: Vec<&str> = over.iter().map(|n| n.description.as_str()).collect();
+    assert!(
+        descriptions
+            .iter()
+            .any(|d| d.contains("ROWS BETWEEN 10 PRECEDING AND CURRENT ROW")
+                && d.contains("updating")
+                && d.contains("state ttl 3600s")),
+        "{descriptions:?}"
+    );
+    assert!(
+        descriptions
+            .iter()
+            .any(|d| d.contains("RANGE BETWEEN INTERVAL '10000' MILLISECOND")
+                && d.contains("COUNT(*)")
+                && d.contains("event time, append-only")),
+        "{descriptions:?}"
+    );
+    assert!(over.iter().all(|n| n.keyed));
+    let uids =
+        |job: &freshet_sql::SqlJob| -> Vec<String> { job.graph.nodes.iter().map(|n| n.uid.to_string()).collect() };
+    assert_eq!(uids(&job), uids(&plan().await));
+}

@@ -147,6 +147,8 @@ impl Translator<'_> {
             _ => None,
         };
         let frame = self.over_frame(&window.window_frame, time_order.is_some())?;
+        // Whether RANGE offsets are milliseconds (of a time order), for the description.
+        let mut range_in_ms = time_order.is_some();
 
         // 3. The pre-projection.
         let physical = physical_schema(&input.schema);
@@ -208,7 +210,10 @@ impl Translator<'_> {
                         let sort = &window.order_by[0];
                         let order_type = data_type(&sort.expr)?;
                         let value = match order_type {
-                            DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => millis(&sort.expr),
+                            DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => {
+                                range_in_ms = true;
+                                millis(&sort.expr)
+                            }
                             t if t.is_integer() => cast_to(sort.expr.clone(), &DataType::Int64),
                             other => {
                                 return Err(unsupported(
@@ -298,22 +303,14 @@ impl Translator<'_> {
                 .map(|e| e.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            window.window_frame,
-            w.window_expr
+            describe_frame(frame, range_in_ms),
+            functions
                 .iter()
-                .map(|e| match e {
-                    Expr::WindowFunction(f) => format!(
-                        "{}({})",
-                        f.fun,
-                        f.params
-                            .args
-                            .iter()
-                            .map(|a| a.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    other => other.to_string(),
-                })
+                .map(|(kind, arg)| format!(
+                    "{}({})",
+                    function_name(*kind),
+                    arg.map(|a| a.to_string()).unwrap_or_else(|| "*".into())
+                ))
                 .collect::<Vec<_>>()
                 .join(", "),
             match order {
@@ -417,6 +414,29 @@ impl Translator<'_> {
             _ => return Err(bad()),
         })
     }
+}
+
+/// The SQL name of an aggregate.
+fn function_name(kind: OverAggKind) -> &'static str {
+    match kind {
+        OverAggKind::CountStar | OverAggKind::Count => "COUNT",
+        OverAggKind::Sum => "SUM",
+        OverAggKind::Min => "MIN",
+        OverAggKind::Max => "MAX",
+        OverAggKind::Avg => "AVG",
+    }
+}
+
+/// The frame as SQL, for `explain`.
+fn describe_frame(frame: Frame, range_in_ms: bool) -> String {
+    let start = match frame {
+        Frame::Rows(n) => format!("ROWS BETWEEN {n}"),
+        Frame::RowsUnbounded => "ROWS BETWEEN UNBOUNDED".into(),
+        Frame::Range(x) if range_in_ms => format!("RANGE BETWEEN INTERVAL '{x}' MILLISECOND"),
+        Frame::Range(x) => format!("RANGE BETWEEN {x}"),
+        Frame::RangeUnbounded => "RANGE BETWEEN UNBOUNDED".into(),
+    };
+    format!("{start} PRECEDING AND CURRENT ROW")
 }
 
 /// The canonical type of an argument of `data_type`, if the operator supports it.
