@@ -307,3 +307,41 @@ FROM bid;";
         |job: &freshet_sql::SqlJob| -> Vec<String> { job.graph.nodes.iter().map(|n| n.uid.to_string()).collect() };
     assert_eq!(uids(&job), uids(&plan().await));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_that_is_not_time_makes_an_append_only_input_updating() {
+    let input = events(600);
+    // Per k ordered by v (ties by the whole row: ts), ROWS 1 PRECEDING.
+    let mut partitions: BTreeMap<u64, Vec<(i64, i64, String)>> = BTreeMap::new();
+    for &(k, v, t) in &input {
+        partitions
+            .entry(k)
+            .or_default()
+            .push((v, t, format!("{k},{v},{}", ts(t))));
+    }
+    let mut expected = Vec::new();
+    for rows in partitions.values_mut() {
+        rows.sort_by_key(|(v, t, _)| (*v, *t));
+        let sorted: Vec<(i64, i64, String)> = rows.iter().map(|(v, _, l)| (*v, *v, l.clone())).collect();
+        expected.extend(frames_of(&sorted, Frame::Rows(1)));
+    }
+    expected.sort();
+    for (parallelism, backend) in COMBINATIONS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("in")).expect("mkdir");
+        write_events(&dir.path().join("in/events.csv"), &input);
+        let over = "OVER (PARTITION BY k ORDER BY v ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)";
+        let sql = format!(
+            "{EVENTS_TABLE}
+            CREATE TABLE out (k BIGINT, v BIGINT, ts TIMESTAMP(3), n BIGINT, total BIGINT, lo BIGINT, hi BIGINT,
+                              mean BIGINT) WITH ('connector' = 'collect');
+            INSERT INTO out
+            SELECT k, v, ts, COUNT(*) {over}, SUM(v) {over}, MIN(v) {over}, MAX(v) {over},
+                   CAST(AVG(v) {over} AS BIGINT)
+            FROM events;"
+        );
+        let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
+        assert!(rows.iter().any(|(k, _)| k == "-U"), "updates expected");
+        assert_eq!(materialize(&rows), expected, "p={parallelism} {backend:?}");
+    }
+}
