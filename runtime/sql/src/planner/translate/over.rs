@@ -16,6 +16,9 @@ use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionParams};
 use datafusion::logical_expr::{Window, WindowFrame, WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition};
 use freshet_state::ttl::TtlConfig;
 
+/// The aggregates of an OVER node: function and argument.
+type Functions<'w> = Vec<(OverAggKind, Option<&'w Expr>)>;
+
 type QualifiedField = (Option<datafusion::common::TableReference>, Arc<Field>);
 
 const SUPPORTED: &str = "OVER windows support COUNT, SUM, MIN, MAX and AVG over \
@@ -60,80 +63,7 @@ impl Translator<'_> {
     pub(super) fn over(&mut self, w: &Window, plan: &LogicalPlan) -> Result<Stream> {
         let at = self.location;
         // 1. The window functions: one window shared by every aggregate.
-        let mut window: Option<&WindowFunctionParams> = None;
-        let mut functions: Vec<(OverAggKind, Option<&Expr>)> = Vec::new();
-        for expr in &w.window_expr {
-            let inner = match expr {
-                Expr::Alias(alias) => alias.expr.as_ref(),
-                other => other,
-            };
-            let Expr::WindowFunction(function) = inner else {
-                return Err(unsupported(at, &format!("the window expression {expr}"), SUPPORTED));
-            };
-            let WindowFunction { fun, params } = function.as_ref();
-            let name = match fun {
-                WindowFunctionDefinition::AggregateUDF(udf) => udf.name().to_ascii_lowercase(),
-                WindowFunctionDefinition::WindowUDF(udf) => {
-                    return Err(unsupported(
-                        at,
-                        &format!(
-                            "the window function {}() without a Top-N filter",
-                            udf.name().to_uppercase()
-                        ),
-                        SUPPORTED,
-                    ))
-                }
-            };
-            if params.distinct || params.filter.is_some() {
-                return Err(unsupported(
-                    at,
-                    "DISTINCT or FILTER (WHERE ...) in an OVER aggregate",
-                    SUPPORTED,
-                ));
-            }
-            let function = match (name.as_str(), params.args.as_slice()) {
-                ("count", []) => (OverAggKind::CountStar, None),
-                ("count", [Expr::Literal(v, _)]) if !v.is_null() => (OverAggKind::CountStar, None),
-                ("count", [arg]) => (OverAggKind::Count, Some(arg)),
-                ("sum", [arg]) => (OverAggKind::Sum, Some(arg)),
-                ("min", [arg]) => (OverAggKind::Min, Some(arg)),
-                ("max", [arg]) => (OverAggKind::Max, Some(arg)),
-                ("avg", [arg]) => (OverAggKind::Avg, Some(arg)),
-                _ => {
-                    return Err(unsupported(
-                        at,
-                        &format!("the aggregate {} in an OVER window", name.to_uppercase()),
-                        SUPPORTED,
-                    ))
-                }
-            };
-            functions.push(function);
-            match window {
-                None => window = Some(params),
-                Some(first)
-                    if first.partition_by == params.partition_by
-                        && first.order_by == params.order_by
-                        && first.window_frame == params.window_frame => {}
-                Some(_) => {
-                    return Err(unsupported(
-                        at,
-                        "OVER windows with different frames in one SELECT",
-                        "use one frame for every aggregate of a SELECT, and join or nest queries for others",
-                    ))
-                }
-            }
-        }
-        let Some(window) = window else {
-            return Err(unsupported(at, "an OVER window without functions", SUPPORTED));
-        };
-        if window.order_by.is_empty() {
-            return Err(unsupported(
-                at,
-                "an OVER window without ORDER BY",
-                "order the window by a time attribute: OVER (PARTITION BY ... ORDER BY rowtime ...)",
-            ));
-        }
-
+        let (functions, window) = self.over_functions(w)?;
         let input = self.plan(&w.input)?;
         let uid_basis = self.uids.stable_text(&format!("{}", plan.display_indent()));
 
@@ -289,40 +219,7 @@ impl Translator<'_> {
             out_fields.push(Field::new(ROW_KIND_COLUMN, DataType::Int8, false));
         }
         let output_schema = Arc::new(Schema::new(out_fields));
-        let description = format!(
-            "over aggregate partitioned by ({}) ordered by ({}) {} aggregates [{}] {}{}",
-            window
-                .partition_by
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            window
-                .order_by
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            describe_frame(frame, range_in_ms),
-            functions
-                .iter()
-                .map(|(kind, arg)| format!(
-                    "{}({})",
-                    function_name(*kind),
-                    arg.map(|a| a.to_string()).unwrap_or_else(|| "*".into())
-                ))
-                .collect::<Vec<_>>()
-                .join(", "),
-            match order {
-                OverOrder::EventTime(_) => "event time, append-only",
-                OverOrder::ProcessingTime => "processing time, append-only",
-                OverOrder::Updating { .. } => "updating",
-            },
-            match self.settings.state_ttl {
-                Some(ttl) => format!(" state ttl {ttl:?}"),
-                None => String::new(),
-            }
-        );
+        let description = describe_over(window, &functions, frame, range_in_ms, &order, self.settings.state_ttl);
         let config = Arc::new(OverConfig {
             key_columns: key_columns.clone(),
             aggregates: specs.clone(),
@@ -381,6 +278,86 @@ impl Translator<'_> {
         Ok(out)
     }
 
+    /// The aggregates of an OVER node and the one window they share (which has an ORDER BY).
+    fn over_functions<'w>(&self, w: &'w Window) -> Result<(Functions<'w>, &'w WindowFunctionParams)> {
+        let at = self.location;
+        let mut window: Option<&WindowFunctionParams> = None;
+        let mut functions: Vec<(OverAggKind, Option<&Expr>)> = Vec::new();
+        for expr in &w.window_expr {
+            let inner = match expr {
+                Expr::Alias(alias) => alias.expr.as_ref(),
+                other => other,
+            };
+            let Expr::WindowFunction(function) = inner else {
+                return Err(unsupported(at, &format!("the window expression {expr}"), SUPPORTED));
+            };
+            let WindowFunction { fun, params } = function.as_ref();
+            let name = match fun {
+                WindowFunctionDefinition::AggregateUDF(udf) => udf.name().to_ascii_lowercase(),
+                WindowFunctionDefinition::WindowUDF(udf) => {
+                    return Err(unsupported(
+                        at,
+                        &format!(
+                            "the window function {}() without a Top-N filter",
+                            udf.name().to_uppercase()
+                        ),
+                        SUPPORTED,
+                    ))
+                }
+            };
+            if params.distinct || params.filter.is_some() {
+                return Err(unsupported(
+                    at,
+                    "DISTINCT or FILTER (WHERE ...) in an OVER aggregate",
+                    SUPPORTED,
+                ));
+            }
+            let function = match (name.as_str(), params.args.as_slice()) {
+                ("count", []) => (OverAggKind::CountStar, None),
+                ("count", [Expr::Literal(v, _)]) if !v.is_null() => (OverAggKind::CountStar, None),
+                ("count", [arg]) => (OverAggKind::Count, Some(arg)),
+                ("sum", [arg]) => (OverAggKind::Sum, Some(arg)),
+                ("min", [arg]) => (OverAggKind::Min, Some(arg)),
+                ("max", [arg]) => (OverAggKind::Max, Some(arg)),
+                ("avg", [arg]) => (OverAggKind::Avg, Some(arg)),
+                _ => {
+                    return Err(unsupported(
+                        at,
+                        &format!("the aggregate {} in an OVER window", name.to_uppercase()),
+                        SUPPORTED,
+                    ))
+                }
+            };
+            functions.push(function);
+            match window {
+                None => window = Some(params),
+                Some(first)
+                    if first.partition_by == params.partition_by
+                        && first.order_by == params.order_by
+                        && first.window_frame == params.window_frame => {}
+                Some(_) => {
+                    return Err(unsupported(
+                        at,
+                        "OVER windows with different frames in one SELECT",
+                        "use one frame for every aggregate of a SELECT, and join or nest queries for others",
+                    ))
+                }
+            }
+        }
+        let Some(window) = window else {
+            return Err(unsupported(at, "an OVER window without functions", SUPPORTED));
+        };
+        if window.order_by.is_empty() {
+            return Err(unsupported(
+                at,
+                "an OVER window without ORDER BY",
+                "order the window by a time attribute: OVER (PARTITION BY ... ORDER BY rowtime ...)",
+            ));
+        }
+
+        Ok((functions, window))
+    }
+
     /// The frame of an OVER window; `time_order` tells whether RANGE offsets are intervals.
     fn over_frame(&self, frame: &WindowFrame, time_order: bool) -> Result<Frame> {
         let at = self.location;
@@ -414,6 +391,51 @@ impl Translator<'_> {
             _ => return Err(bad()),
         })
     }
+}
+
+/// The operator's one-line description, for `explain`.
+fn describe_over(
+    window: &WindowFunctionParams,
+    functions: &Functions<'_>,
+    frame: Frame,
+    range_in_ms: bool,
+    order: &OverOrder,
+    state_ttl: Option<std::time::Duration>,
+) -> String {
+    format!(
+        "over aggregate partitioned by ({}) ordered by ({}) {} aggregates [{}] {}{}",
+        window
+            .partition_by
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        window
+            .order_by
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        describe_frame(frame, range_in_ms),
+        functions
+            .iter()
+            .map(|(kind, arg)| format!(
+                "{}({})",
+                function_name(*kind),
+                arg.map(|a| a.to_string()).unwrap_or_else(|| "*".into())
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        match order {
+            OverOrder::EventTime(_) => "event time, append-only",
+            OverOrder::ProcessingTime => "processing time, append-only",
+            OverOrder::Updating { .. } => "updating",
+        },
+        match state_ttl {
+            Some(ttl) => format!(" state ttl {ttl:?}"),
+            None => String::new(),
+        }
+    )
 }
 
 /// The SQL name of an aggregate.
