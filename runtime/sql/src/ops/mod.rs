@@ -6,6 +6,7 @@ pub mod changelog_print;
 pub mod computed_source;
 pub mod group_aggregate;
 pub mod join;
+pub mod over;
 pub mod rank;
 pub mod upsert;
 

@@ -9,9 +9,6 @@
 //! the arrival order of events with equal times, use the `ONE_TIMELINE` stream; where it
 //! depends on the wall clock, compare a projection (`deterministic`, as q12 does).
 //!
-//! A query whose engine support is being written (q6) already has its entry,
-//! `#[ignore]`d and listed in [`PENDING`]: when it runs, remove both.
-//!
 //! Event times are TIMESTAMP(3), so `CAST(date_time AS BIGINT)` is ms since the epoch and a
 //! window start is `ms / size * size` (the times are positive). Averages truncated to BIGINT
 //! are `SUM / COUNT` in integers.
@@ -185,7 +182,6 @@ nexmark_cases! {
         stateful: true,
         deterministic: None,
     },
-    #[ignore = "q6 does not plan yet (OVER over the top-1 changelog)"]
     q6: Case {
         query: "q6",
         stream: ONE_TIMELINE,
@@ -411,25 +407,20 @@ nexmark_cases! {
     },
 }
 
-/// Queries with an `#[ignore]`d case: the engine does not run them yet.
-const PENDING: &[&str] = &["q6"];
-
-/// The queries that plan are exactly those with a case that is not pending: a newly supported
-/// query fails here until its reference is added above (or its case is no longer pending).
+/// Every query of `queries/nexmark` plans, and has a case.
 #[tokio::test]
-async fn every_query_that_plans_has_a_case() {
-    let cases: Vec<&str> = all().iter().map(|c| c.query).filter(|q| !PENDING.contains(q)).collect();
+async fn every_query_plans_and_has_a_case() {
+    let cases: Vec<&str> = all().iter().map(|c| c.query).collect();
     let mut planned = Vec::new();
     for q in 0..=22 {
         let name = format!("q{q}");
         let path = crate::harness::queries_dir().join(format!("{name}.sql"));
         let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let plan = freshet_sql::Planner::new()
+        freshet_sql::Planner::new()
             .plan_script(&sql, &freshet_sql::PlanOptions::default())
-            .await;
-        if plan.is_ok() {
-            planned.push(name);
-        }
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        planned.push(name);
     }
     assert_eq!(planned, cases);
 }

@@ -11,6 +11,8 @@ use std::path::Path;
 mod collect;
 mod files;
 mod join;
+mod over;
+mod rank;
 
 /// Plans `sql` (with `{dir}` replaced by `dir`) with `planner` and runs it to its end in
 /// batches of `batch_size` rows.
@@ -970,4 +972,3 @@ async fn rust_scalar_udfs_registered_through_the_planner_run_in_sql() {
     expected.sort();
     assert_eq!(csv_rows(&dir.path().join("out")), expected);
 }
-mod rank;
