@@ -132,10 +132,10 @@ pub fn changelog_sink_factory(ddl: &TableDdl, at: Location) -> Result<SinkBuilde
         _ => Err(SqlError::at(
             at,
             format!(
-                "the sink '{name}' is append-only but the query produces updates (GROUP BY without a window)"
+                "the sink '{name}' is append-only but the query produces updates (from a GROUP BY without a window, an outer join or a join of updates, a Top-N or deduplication, or an updating OVER aggregation)"
             ),
         )
-        .with_hint("aggregate over a window table function (TUMBLE, HOP, CUMULATE, SESSION) for append-only results, write the changelog to 'print' or 'blackhole', or declare a PRIMARY KEY on a 'filesystem' sink to write upserts")),
+        .with_hint("declare a PRIMARY KEY on a 'filesystem' sink to write upserts, write the changelog to 'print' or 'blackhole', or use the append-only forms: window aggregations (TUMBLE, HOP, CUMULATE, SESSION), window Top-N, inner joins of append-only inputs")),
     }
 }
 
