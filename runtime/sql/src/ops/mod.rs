@@ -1,5 +1,6 @@
 //! The streaming operators SQL jobs use beyond those of `freshet-dataflow`.
 
+pub mod accumulate;
 pub mod calc;
 pub mod changelog;
 pub mod changelog_print;
@@ -9,6 +10,7 @@ pub mod join;
 pub mod rank;
 pub mod upsert;
 
+pub use accumulate::{AccumulateConfig, AccumulateOperator, AccumulateSpec};
 pub use calc::{CalcOperator, CalcProgram, UnionOperator};
 pub use changelog_print::ChangelogPrintSink;
 pub use computed_source::ComputedSource;

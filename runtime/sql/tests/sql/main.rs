@@ -1067,3 +1067,4 @@ async fn rust_scalar_udfs_registered_through_the_planner_run_in_sql() {
     assert_eq!(csv_rows(&dir.path().join("out")), expected);
 }
 mod rank;
+mod udaf;

@@ -1,0 +1,187 @@
+//! Non-windowed aggregations over any DataFusion aggregate function (built-in or a Rust
+//! `AggregateUDF` registered on the planner's session): a pre-projection computing the group
+//! keys ahead of the input's columns; the keyed [`AccumulateOperator`] running DataFusion's own
+//! accumulators; a projection back to the aggregate's schema. The result is a changelog.
+//!
+//! [`Translator::group_aggregate`] routes here the `GROUP BY`s that the native operator does not
+//! support.
+
+use super::*;
+use crate::ops::{AccumulateConfig, AccumulateOperator, AccumulateSpec};
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
+use freshet_state::ttl::TtlConfig;
+
+/// Aggregates whose retraction depends on the order rows arrived in (their sliding accumulators
+/// retract the oldest rows, as a window frame does): they cannot consume a changelog.
+const ORDER_DEPENDENT: [&str; 6] = ["min", "max", "first_value", "last_value", "nth_value", "array_agg"];
+
+const RETRACT_HINT: &str = "over a changelog input (an updating query), use aggregates that can retract, such as \
+     COUNT, SUM, AVG, MIN, MAX, STDDEV, VAR_SAMP, or a UDAF implementing retract_batch; or aggregate an \
+     append-only input";
+
+impl Translator<'_> {
+    /// A non-windowed `GROUP BY` run by [`AccumulateOperator`].
+    pub(super) fn accumulate_aggregate(&mut self, a: &Aggregate, plan: &LogicalPlan, input: Stream) -> Result<Stream> {
+        let at = self.location;
+        let uid_basis = self.uids.stable_text(&format!("{}", plan.display_indent()));
+
+        // 1. The pre-projection: the keys, then the input's columns unchanged.
+        let mut pre_exprs: Vec<Expr> = Vec::new();
+        let mut pre_fields: Vec<(Option<datafusion::common::TableReference>, Arc<Field>)> = Vec::new();
+        let mut key_columns = Vec::new();
+        let keys: Vec<(Expr, DataType)> = if a.group_expr.is_empty() {
+            vec![(Expr::Literal(ScalarValue::Int32(Some(0)), None), DataType::Int32)]
+        } else {
+            a.group_expr
+                .iter()
+                .map(|g| {
+                    Ok((
+                        g.clone(),
+                        g.get_type(input.schema.as_ref()).map_err(|e| self.df_error(e))?,
+                    ))
+                })
+                .collect::<Result<_>>()?
+        };
+        for (i, (expr, data_type)) in keys.into_iter().enumerate() {
+            let name = format!("__key_{i}");
+            pre_exprs.push(expr.alias(&name));
+            pre_fields.push((None, Arc::new(Field::new(&name, data_type, true))));
+            key_columns.push(name);
+        }
+        for (qualifier, field) in input.schema.iter() {
+            pre_exprs.push(Expr::Column(datafusion::common::Column::from((qualifier, field))));
+            pre_fields.push((qualifier.cloned(), field.clone()));
+        }
+        let pre_schema =
+            Arc::new(DFSchema::new_with_metadata(pre_fields, HashMap::new()).map_err(|e| self.df_error(e))?);
+        let pre_logical = physical_schema(&pre_schema);
+
+        // 2. The aggregates, lowered as DataFusion lowers them.
+        let planning = PhysicalPlanningContext::default();
+        let mut specs = Vec::new();
+        for expr in &a.aggr_expr {
+            let lowered =
+                LoweredAggregateBuilder::new(expr, &pre_schema, &pre_logical, self.state.execution_props(), &planning)
+                    .build()
+                    .map_err(|e| self.df_error(e))?;
+            let function = lowered.aggregate;
+            if input.changelog {
+                let name = function.fun().name().to_ascii_lowercase();
+                let why = if function.is_distinct() {
+                    Some("DISTINCT".to_string())
+                } else if ORDER_DEPENDENT.contains(&name.as_str()) {
+                    Some(format!("{}() retracts in arrival order only", name.to_uppercase()))
+                } else {
+                    match function.create_sliding_accumulator() {
+                        Ok(acc) if acc.supports_retract_batch() => None,
+                        _ => Some(format!("{}() cannot retract", name.to_uppercase())),
+                    }
+                };
+                if let Some(why) = why {
+                    return Err(SqlError::at(
+                        at,
+                        format!("the aggregate {expr} cannot consume the retractions of a changelog input: {why}"),
+                    )
+                    .with_hint(RETRACT_HINT.to_string()));
+                }
+            }
+            specs.push(AccumulateSpec {
+                function,
+                filter: lowered.filter,
+                retracting: input.changelog,
+            });
+        }
+        let pre = self.calc(&input, None, &pre_exprs, pre_schema, &format!("{uid_basis} keys"))?;
+
+        // 3. The keyed operator.
+        let pre_physical = stream_schema(&pre.schema, pre.changelog);
+        let mut out_fields: Vec<Field> = key_columns
+            .iter()
+            .filter_map(|k| pre_physical.field_with_name(k).ok())
+            .map(|f| f.clone().with_nullable(true))
+            .collect();
+        for (i, spec) in specs.iter().enumerate() {
+            let field = spec.function.field();
+            out_fields.push(Field::new(format!("__agg_{i}"), field.data_type().clone(), true));
+        }
+        let out_df = Arc::new(DFSchema::try_from(Schema::new(out_fields.clone())).map_err(|e| self.df_error(e))?);
+        out_fields.push(Field::new(ROW_KIND_COLUMN, DataType::Int8, false));
+        let output_schema = Arc::new(Schema::new(out_fields));
+        let config = Arc::new(AccumulateConfig {
+            key_columns: key_columns.clone(),
+            aggregates: specs,
+            input_changelog: pre.changelog,
+            input_schema: pre_physical,
+            output_schema: output_schema.clone(),
+            ttl: self.settings.state_ttl.map(|d| TtlConfig::after_write(ms(d))),
+        });
+        let factory = move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
+            Ok(Box::new(AccumulateOperator::new(config.clone())))
+        };
+        let uid = self.uids.allocate("accumulate-agg", &uid_basis);
+        let description = format!(
+            "accumulator aggregate keyed by ({}) aggregates [{}]{}{}",
+            a.group_expr
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.aggr_expr.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "),
+            if pre.changelog { " retracting" } else { "" },
+            match self.settings.state_ttl {
+                Some(ttl) => format!(" state ttl {ttl:?}"),
+                None => String::new(),
+            }
+        );
+        let ds = pre
+            .ds
+            .key_by(key_columns.clone())
+            .transform(
+                "AccumulateAggregate",
+                output_schema,
+                Vec::new(),
+                Arc::new(factory),
+                description.clone(),
+            )
+            .uid(&uid);
+        self.env.describe(ds.node(), description);
+
+        // 4. Back to the aggregate's schema.
+        let col = |name: &str| Expr::Column(datafusion::common::Column::from_name(name));
+        let group_count = a.group_expr.len();
+        let post: Vec<Expr> = a
+            .schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let source = if i < group_count {
+                    format!("__key_{i}")
+                } else {
+                    format!("__agg_{}", i - group_count)
+                };
+                cast_to(col(&source), field.data_type()).alias(field.name())
+            })
+            .collect();
+        let aggregated = Stream {
+            ds,
+            schema: out_df,
+            rowtime: None,
+            proctime: None,
+            window: None,
+            changelog: true,
+        };
+        let mut out = self.calc(
+            &aggregated,
+            None,
+            &post,
+            a.schema.clone(),
+            &format!("{uid_basis} output"),
+        )?;
+        out.rowtime = None;
+        out.proctime = None;
+        out.window = None;
+        Ok(out)
+    }
+}
