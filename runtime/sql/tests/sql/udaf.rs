@@ -318,3 +318,54 @@ async fn udaf_plans_describe_the_operator_and_its_state_ttl() {
         "{descriptions:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_distinct_and_decimal_aggregates_keep_datafusion_semantics() {
+    let input = events(1_500);
+    let mut groups: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    for &(k, v, _) in &input {
+        groups.entry(k % 3).or_default().push(v);
+    }
+    let expected: Vec<String> = groups
+        .iter()
+        .map(|(g, vs)| {
+            let digits: std::collections::BTreeSet<i64> = vs.iter().map(|v| v.rem_euclid(10)).collect();
+            let mut threes: Vec<i64> = vs.iter().map(|v| v.rem_euclid(3)).collect();
+            threes.sort();
+            let threes: Vec<String> = threes.iter().map(|t| t.to_string()).collect();
+            let total: i64 = vs.iter().sum();
+            assert!(total > 0);
+            // DECIMAL(12, 2) / 4 has DataFusion's scale 6.
+            format!(
+                "{g},{},{},{},{}.{:06},{}",
+                digits.iter().sum::<i64>(),
+                digits.len(),
+                digits.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("|"),
+                total / 4,
+                (total % 4) * 250_000,
+                threes.join(""),
+            )
+        })
+        .collect();
+    for (parallelism, backend) in COMBINATIONS {
+        let dir = dir_with_events(&input);
+        let sql = format!(
+            "{EVENTS_TABLE}
+            CREATE TABLE out (g BIGINT, digit_sum BIGINT, digits BIGINT, listed STRING, quarter STRING,
+                              threes STRING)
+            WITH ('connector' = 'collect');
+            INSERT INTO out
+            SELECT k % 3,
+                   SUM(DISTINCT (v % 10 + 10) % 10),
+                   APPROX_DISTINCT((v % 10 + 10) % 10),
+                   array_to_string(ARRAY_AGG(DISTINCT (v % 10 + 10) % 10 ORDER BY (v % 10 + 10) % 10), '|'),
+                   CAST(SUM(CAST(v AS DECIMAL(12, 2)) / 4) AS STRING),
+                   STRING_AGG(CAST((v % 3 + 3) % 3 AS STRING), '' ORDER BY (v % 3 + 3) % 3)
+            FROM events
+            GROUP BY k % 3;"
+        );
+        let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
+        let label = format!("p={parallelism} {backend:?}");
+        assert_eq!(apply_changelog(&rows, 1), expected, "{label}");
+    }
+}
