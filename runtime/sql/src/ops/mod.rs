@@ -10,6 +10,7 @@ pub mod join;
 pub mod rank;
 pub mod upsert;
 
+pub use accumulate::window::{window_output_supported, WindowAccumulate};
 pub use accumulate::{AccumulateConfig, AccumulateOperator, AccumulateSpec};
 pub use calc::{CalcOperator, CalcProgram, UnionOperator};
 pub use changelog_print::ChangelogPrintSink;

@@ -369,3 +369,80 @@ async fn ordered_distinct_and_decimal_aggregates_keep_datafusion_semantics() {
         assert_eq!(apply_changelog(&rows, 1), expected, "{label}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udafs_and_built_in_aggregates_run_in_hopping_windows() {
+    let input = events(3_000);
+    // Per (k, 4 s window sliding by 2 s): the values.
+    let mut windows: BTreeMap<(u64, i64), Vec<i64>> = BTreeMap::new();
+    for &(k, v, t) in &input {
+        let last = t.div_euclid(2_000) * 2_000;
+        for start in [last - 2_000, last] {
+            windows.entry((k, start)).or_default().push(v);
+        }
+    }
+    let spread = |vs: &[i64]| match (vs.iter().max(), vs.iter().min()) {
+        (Some(a), Some(b)) => (a - b).to_string(),
+        _ => "null".to_string(),
+    };
+    let expected: Vec<String> = windows
+        .iter()
+        .map(|((k, start), vs)| {
+            let positive: Vec<i64> = vs.iter().copied().filter(|v| *v > 0).collect();
+            let sevens: std::collections::BTreeSet<i64> = vs.iter().map(|v| v % 7).collect();
+            format!(
+                "{k},{start},{},{},{},{},{},{}",
+                vs.len(),
+                spread(vs),
+                spread(&positive),
+                variances(vs).0.sqrt(),
+                vs.iter().any(|v| *v > 850),
+                sevens.iter().sum::<i64>(),
+            )
+        })
+        .collect();
+    for (parallelism, backend) in COMBINATIONS {
+        let dir = dir_with_events(&input);
+        let sql = format!(
+            "{EVENTS_TABLE}
+            CREATE TABLE out (k BIGINT, ws BIGINT, n BIGINT, spread BIGINT, spread_pos BIGINT, sd DOUBLE,
+                              some_high BOOLEAN, sevens BIGINT)
+            WITH ('connector' = 'collect');
+            INSERT INTO out
+            SELECT k, CAST(window_start AS BIGINT), COUNT(*), spread(v), spread(v) FILTER (WHERE v > 0),
+                   STDDEV_POP(v), BOOL_OR(v > 850), SUM(DISTINCT v % 7)
+            FROM TABLE(HOP(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '4' SECOND))
+            GROUP BY k, window_start, window_end;"
+        );
+        let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
+        assert!(rows.iter().all(|(k, _)| k == "+I"), "an append-only result");
+        let mut actual: Vec<String> = rows.into_iter().map(|(_, r)| r).collect();
+        actual.sort();
+        let mut expected = expected.clone();
+        expected.sort();
+        let label = format!("p={parallelism} {backend:?}");
+        assert_rows(&actual, &expected, &label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_aggregates_with_list_results_are_planning_errors() {
+    let sql = format!(
+        "{}
+        CREATE TABLE out (k BIGINT, vs STRING) WITH ('connector' = 'blackhole');
+        INSERT INTO out
+        SELECT k, array_to_string(ARRAY_AGG(v), ',')
+        FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+        GROUP BY k, window_start, window_end;",
+        EVENTS_TABLE.replace("{dir}", "/nonexistent")
+    );
+    let e = match planner().plan_script(&sql, &PlanOptions::default()).await {
+        Ok(_) => panic!("planning should fail"),
+        Err(e) => e,
+    };
+    assert!(
+        e.message.contains("array_agg") && e.message.contains("window aggregation"),
+        "{e}"
+    );
+    assert!(e.hint.as_deref().unwrap_or_default().contains("scalar result"), "{e}");
+}

@@ -54,14 +54,8 @@ pub(super) fn encode(rows: i64, states: &[Vec<ScalarValue>], results: &[ScalarVa
         fields.push(Field::new(format!("r{i}"), array.data_type().clone(), true));
         columns.push(array);
     }
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
     let mut ipc = Vec::new();
-    {
-        let mut writer = StreamWriter::try_new(&mut ipc, &schema)?;
-        writer.write(&batch)?;
-        writer.finish()?;
-    }
+    write_row(fields, columns, &mut ipc)?;
     Ok(StoredGroup {
         rows,
         widths: states.iter().map(|s| s.len() as u32).collect(),
@@ -69,18 +63,56 @@ pub(super) fn encode(rows: i64, states: &[Vec<ScalarValue>], results: &[ScalarVa
     })
 }
 
-/// Decodes a stored group's states and results.
-pub(super) fn decode(stored: &StoredGroup) -> Result<GroupValues> {
-    let mut reader = StreamReader::try_new(std::io::Cursor::new(&stored.ipc), None)?;
+/// Appends one row of `columns` as an Arrow IPC stream to `out`.
+fn write_row(fields: Vec<Field>, columns: Vec<ArrayRef>, out: &mut Vec<u8>) -> Result<()> {
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let mut writer = StreamWriter::try_new(out, &schema)?;
+    writer.write(&batch)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// Reads the one row of an IPC stream written by [`write_row`].
+fn read_row(ipc: &[u8]) -> Result<RecordBatch> {
+    let mut reader = StreamReader::try_new(std::io::Cursor::new(ipc), None)?;
     let batch = reader
         .next()
         .ok_or_else(|| Error::State("accumulator state: an empty IPC stream".into()))??;
+    if batch.num_rows() != 1 {
+        return Err(Error::State(format!(
+            "accumulator state: {} rows, expected 1",
+            batch.num_rows()
+        )));
+    }
+    Ok(batch)
+}
+
+/// Appends one accumulator's `state()` values to `out`.
+pub(super) fn encode_state(state: &[ScalarValue], out: &mut Vec<u8>) -> Result<()> {
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (j, value) in state.iter().enumerate() {
+        let array = value.to_array().map_err(df)?;
+        fields.push(Field::new(format!("s{j}"), array.data_type().clone(), true));
+        columns.push(array);
+    }
+    write_row(fields, columns, out)
+}
+
+/// One accumulator's state written by [`encode_state`], as one-row arrays for `merge_batch`.
+pub(super) fn decode_state(bytes: &[u8]) -> Result<Vec<ArrayRef>> {
+    Ok(read_row(bytes)?.columns().to_vec())
+}
+
+/// Decodes a stored group's states and results.
+pub(super) fn decode(stored: &StoredGroup) -> Result<GroupValues> {
+    let batch = read_row(&stored.ipc)?;
     let width: usize = stored.widths.iter().map(|w| *w as usize).sum();
     let aggregates = stored.widths.len();
-    if batch.num_rows() != 1 || batch.num_columns() != width + aggregates {
+    if batch.num_columns() != width + aggregates {
         return Err(Error::State(format!(
-            "accumulator state: {} rows, {} columns; expected 1 row, {} columns",
-            batch.num_rows(),
+            "accumulator state: {} columns, expected {}",
             batch.num_columns(),
             width + aggregates
         )));

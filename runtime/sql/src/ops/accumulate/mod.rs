@@ -20,6 +20,7 @@
 //! ([`Accumulator::supports_retract_batch`] on its sliding accumulator) regardless of order.
 
 mod encoding;
+pub mod window;
 
 use crate::ops::changelog::RowKind;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int8Array, UInt32Array};

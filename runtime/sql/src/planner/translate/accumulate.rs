@@ -7,7 +7,7 @@
 //! support.
 
 use super::*;
-use crate::ops::{AccumulateConfig, AccumulateOperator, AccumulateSpec};
+use crate::ops::{window_output_supported, AccumulateConfig, AccumulateOperator, AccumulateSpec, WindowAccumulate};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use freshet_state::ttl::TtlConfig;
@@ -183,5 +183,116 @@ impl Translator<'_> {
         out.proctime = None;
         out.window = None;
         Ok(out)
+    }
+}
+
+/// Whether the window operator's own aggregates support the aggregate `expr` over `input`.
+pub(super) fn native_window(expr: &Expr, input: &DFSchema) -> bool {
+    let inner = match expr {
+        Expr::Alias(alias) => alias.expr.as_ref(),
+        other => other,
+    };
+    let Expr::AggregateFunction(AggregateFunction { func, params }) = inner else {
+        return false;
+    };
+    if params.filter.is_some() || !params.order_by.is_empty() {
+        return false;
+    }
+    let numeric = |arg: &Expr| {
+        matches!(
+            arg.get_type(input),
+            Ok(DataType::Int64 | DataType::Float64 | DataType::Timestamp(..))
+        )
+    };
+    match (
+        func.name().to_ascii_lowercase().as_str(),
+        params.args.as_slice(),
+        params.distinct,
+    ) {
+        ("count", [], false) | ("count", [Expr::Literal(..)], false) | ("count", [_], false) => true,
+        ("sum", [arg], false) | ("avg", [arg], false) | ("min", [arg], _) | ("max", [arg], _) => numeric(arg),
+        _ => false,
+    }
+}
+
+impl Translator<'_> {
+    /// A window aggregation's aggregate run on DataFusion's accumulator ([`WindowAccumulate`]):
+    /// its inputs (arguments, then `ORDER BY` expressions) packed into one struct column of the
+    /// pre-projection, NULL where its `FILTER` is not true.
+    pub(super) fn window_accumulate(
+        &self,
+        expr: &Expr,
+        input: &Stream,
+        pre_exprs: &mut Vec<Expr>,
+        pre_fields: &mut Vec<(Option<datafusion::common::TableReference>, Arc<Field>)>,
+        at: Location,
+    ) -> Result<WindowAggregate> {
+        let inner = match expr {
+            Expr::Alias(alias) => alias.expr.as_ref(),
+            other => other,
+        };
+        let Expr::AggregateFunction(AggregateFunction { func, params }) = inner else {
+            return Err(unsupported(
+                at,
+                &format!("the aggregate expression {expr}"),
+                "aggregate functions",
+            ));
+        };
+        let inputs: Vec<&Expr> = params
+            .args
+            .iter()
+            .chain(params.order_by.iter().map(|s| &s.expr))
+            .collect();
+        if inputs.is_empty() {
+            return Err(unsupported(
+                at,
+                &format!(
+                    "the aggregate {} without arguments in a window aggregation",
+                    func.name()
+                ),
+                "COUNT(*), or aggregate without a window",
+            ));
+        }
+        let planning = PhysicalPlanningContext::default();
+        let function = LoweredAggregateBuilder::new(
+            expr,
+            &input.schema,
+            &physical_schema(&input.schema),
+            self.state.execution_props(),
+            &planning,
+        )
+        .build()
+        .map_err(|e| self.df_error(e))?
+        .aggregate;
+        function.create_accumulator().map_err(|e| self.df_error(e))?;
+        let output = function.field().data_type().clone();
+        if !window_output_supported(&output) {
+            return Err(unsupported(
+                at,
+                &format!("the aggregate {expr} (of type {output}) in a window aggregation"),
+                "aggregates with a scalar result; or aggregate without a window",
+            ));
+        }
+        let mut struct_args = Vec::new();
+        for (i, e) in inputs.into_iter().enumerate() {
+            struct_args.push(Expr::Literal(ScalarValue::Utf8(Some(format!("a{i}"))), None));
+            struct_args.push(e.clone());
+        }
+        let mut packed = datafusion::functions::core::expr_fn::named_struct(struct_args);
+        if let Some(filter) = &params.filter {
+            packed = Expr::Case(datafusion::logical_expr::Case::new(
+                None,
+                vec![(filter.clone(), Box::new(packed))],
+                None,
+            ));
+        }
+        let input_type = packed.get_type(input.schema.as_ref()).map_err(|e| self.df_error(e))?;
+        let name = format!("__arg_{}", pre_exprs.len());
+        pre_exprs.push(packed.alias(&name));
+        pre_fields.push((None, Arc::new(Field::new(&name, input_type.clone(), true))));
+        Ok(WindowAggregate::Udaf(freshet_dataflow::window::UdafCall {
+            column: name,
+            function: Arc::new(WindowAccumulate { function, input_type }),
+        }))
     }
 }
