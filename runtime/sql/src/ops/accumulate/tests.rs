@@ -195,3 +195,42 @@ fn expired_groups_start_afresh() {
         ["+I[1, 0.0, 3, true]"]
     );
 }
+
+#[test]
+fn a_window_accumulator_survives_encoding_and_merges_panes() {
+    use super::window::WindowAccumulate;
+    use arrow::array::{make_builder, StructArray};
+    use freshet_dataflow::window::DynAggregateFunction;
+
+    let c = config(false, None);
+    let f = WindowAccumulate {
+        function: c.aggregates[0].function.clone(),
+        input_type: DataType::Struct(vec![Field::new("a0", DataType::Float64, true)].into()),
+    };
+    // The packed input: one struct column; a NULL struct row (a failed FILTER) is skipped.
+    let values: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![2.0, 4.0, 100.0, 200.0]));
+    let input = StructArray::try_new(
+        vec![Field::new("a0", DataType::Float64, true)].into(),
+        vec![values],
+        Some(vec![true, true, false, true].into()),
+    )
+    .expect("struct");
+    let mut first = f.create();
+    f.add(first.as_mut(), &input, 0).expect("add");
+    f.add(first.as_mut(), &input, 2).expect("add");
+    let mut bytes = Vec::new();
+    f.encode(first.as_ref(), &mut bytes).expect("encode");
+    let mut restored = f.decode(&bytes).expect("decode");
+    let mut second = f.create();
+    f.add(second.as_mut(), &input, 1).expect("add");
+    f.add(second.as_mut(), &input, 3).expect("add");
+    f.merge(restored.as_mut(), second).expect("merge");
+    // VAR_POP(2, 4, 200) = 8624.888...; the encoded accumulator still holds its values.
+    let mut builder = make_builder(&f.output_type(), 2);
+    f.append_result(restored.as_ref(), builder.as_mut()).expect("result");
+    f.append_result(first.as_ref(), builder.as_mut()).expect("result");
+    let out = builder.finish();
+    let out = out.as_primitive::<arrow::datatypes::Float64Type>();
+    assert!((out.value(0) - 8_624.888_888_888_889).abs() < 1e-6, "{out:?}");
+    assert_eq!(out.value(1), 0.0);
+}

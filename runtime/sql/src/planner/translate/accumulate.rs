@@ -16,9 +16,11 @@ use freshet_state::ttl::TtlConfig;
 /// retract the oldest rows, as a window frame does): they cannot consume a changelog.
 const ORDER_DEPENDENT: [&str; 6] = ["min", "max", "first_value", "last_value", "nth_value", "array_agg"];
 
-const RETRACT_HINT: &str = "over a changelog input (an updating query), use aggregates that can retract, such as \
-     COUNT, SUM, AVG, MIN, MAX, STDDEV, VAR_SAMP, or a UDAF implementing retract_batch; or aggregate an \
-     append-only input";
+const RETRACT_HINT: &str =
+    "over a changelog input (an updating query), use aggregates that retract by value: COUNT, SUM, \
+     AVG, STDDEV, VAR_SAMP/VAR_POP, COVAR, CORR, REGR_*, BIT_XOR, MEDIAN, or a Rust UDAF implementing \
+     retract_batch; MIN, MAX and COUNT(DISTINCT x) retract only in a GROUP BY whose aggregates are all COUNT, SUM, \
+     MIN, MAX or AVG (compute the others in a separate query); or aggregate an append-only input";
 
 impl Translator<'_> {
     /// A non-windowed `GROUP BY` run by [`AccumulateOperator`].
