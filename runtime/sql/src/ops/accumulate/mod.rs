@@ -17,9 +17,11 @@
 //! next row starts it afresh (`+I`).
 //!
 //! The planner only routes a changelog input here when every aggregate can retract
-//! ([`Accumulator::supports_retract_batch`] on its sliding accumulator) regardless of order.
+//! ([`Accumulator::supports_retract_batch`] on its sliding accumulator) regardless of order;
+//! `MIN`/`MAX` then use [`extreme`], which retracts by value.
 
 mod encoding;
+pub mod extreme;
 pub mod window;
 
 use crate::ops::changelog::RowKind;
@@ -50,12 +52,17 @@ pub struct AccumulateSpec {
     pub filter: Option<Arc<dyn PhysicalExpr>>,
     /// Whether to create sliding (retracting) accumulators: for a changelog input.
     pub retracting: bool,
+    /// For `MIN`/`MAX` over a changelog: the accumulator that retracts by value, used instead
+    /// of DataFusion's (see [`extreme`]).
+    pub extreme: Option<extreme::Extreme>,
 }
 
 impl AccumulateSpec {
     /// A fresh accumulator.
     pub fn accumulator(&self) -> datafusion::error::Result<Box<dyn Accumulator>> {
-        if self.retracting {
+        if let Some(e) = self.extreme {
+            Ok(extreme::extreme_accumulator(e, self.function.field().data_type()))
+        } else if self.retracting {
             self.function.create_sliding_accumulator()
         } else {
             self.function.create_accumulator()

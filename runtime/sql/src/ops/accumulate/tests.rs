@@ -52,11 +52,13 @@ fn config(changelog: bool, ttl: Option<TtlConfig>) -> AccumulateConfig {
             ),
             filter: None,
             retracting: changelog,
+            extreme: None,
         },
         AccumulateSpec {
             function: aggregate(sum_udaf(), v.clone(), "sum"),
             filter: Some(small),
             retracting: changelog,
+            extreme: None,
         },
     ];
     if !changelog {
@@ -64,6 +66,7 @@ fn config(changelog: bool, ttl: Option<TtlConfig>) -> AccumulateConfig {
             function: aggregate(bool_and_udaf(), positive, "all_positive"),
             filter: None,
             retracting: false,
+            extreme: None,
         });
     }
     let mut output = vec![Field::new("k", DataType::Int64, true)];
@@ -233,4 +236,31 @@ fn a_window_accumulator_survives_encoding_and_merges_panes() {
     let out = out.as_primitive::<arrow::datatypes::Float64Type>();
     assert!((out.value(0) - 8_624.888_888_888_889).abs() < 1e-6, "{out:?}");
     assert_eq!(out.value(1), 0.0);
+}
+
+#[test]
+fn min_and_max_retract_by_value_and_survive_their_state() {
+    use super::extreme::{Extreme, ExtremeAccumulator};
+    let values = |v: &[i64]| -> Vec<ArrayRef> { vec![Arc::new(Int64Array::from(v.to_vec()))] };
+    let mut min = ExtremeAccumulator::new(Extreme::Min, DataType::Int64);
+    min.update_batch(&values(&[5, 3, 3, 9])).expect("update");
+    // The oldest row is 5, but retracting 3 once leaves the other 3: the minimum stays.
+    min.retract_batch(&values(&[3])).expect("retract");
+    assert_eq!(min.evaluate().expect("evaluate"), ScalarValue::Int64(Some(3)));
+    let state: Vec<ArrayRef> = min
+        .state()
+        .expect("state")
+        .iter()
+        .map(|v| v.to_array().expect("array"))
+        .collect();
+    let mut restored = ExtremeAccumulator::new(Extreme::Min, DataType::Int64);
+    restored.merge_batch(&state).expect("merge");
+    restored.retract_batch(&values(&[3])).expect("retract");
+    assert_eq!(restored.evaluate().expect("evaluate"), ScalarValue::Int64(Some(5)));
+    restored.retract_batch(&values(&[5, 9])).expect("retract");
+    assert_eq!(restored.evaluate().expect("evaluate"), ScalarValue::Int64(None));
+    let mut max = ExtremeAccumulator::new(Extreme::Max, DataType::Int64);
+    max.update_batch(&values(&[5, 9])).expect("update");
+    max.retract_batch(&values(&[9])).expect("retract");
+    assert_eq!(max.evaluate().expect("evaluate"), ScalarValue::Int64(Some(5)));
 }

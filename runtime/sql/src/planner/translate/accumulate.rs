@@ -7,6 +7,7 @@
 //! support.
 
 use super::*;
+use crate::ops::accumulate::extreme::Extreme;
 use crate::ops::{window_output_supported, AccumulateConfig, AccumulateOperator, AccumulateSpec, WindowAccumulate};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
@@ -14,13 +15,14 @@ use freshet_state::ttl::TtlConfig;
 
 /// Aggregates whose retraction depends on the order rows arrived in (their sliding accumulators
 /// retract the oldest rows, as a window frame does): they cannot consume a changelog.
-const ORDER_DEPENDENT: [&str; 6] = ["min", "max", "first_value", "last_value", "nth_value", "array_agg"];
+/// (`MIN` and `MAX` are among them, but run on [`Extreme`] accumulators over a changelog.)
+const ORDER_DEPENDENT: [&str; 4] = ["first_value", "last_value", "nth_value", "array_agg"];
 
 const RETRACT_HINT: &str =
     "over a changelog input (an updating query), use aggregates that retract by value: COUNT, SUM, \
-     AVG, STDDEV, VAR_SAMP/VAR_POP, COVAR, CORR, REGR_*, BIT_XOR, MEDIAN, or a Rust UDAF implementing \
-     retract_batch; MIN, MAX and COUNT(DISTINCT x) retract only in a GROUP BY whose aggregates are all COUNT, SUM, \
-     MIN, MAX or AVG (compute the others in a separate query); or aggregate an append-only input";
+     AVG, MIN, MAX, STDDEV, VAR_SAMP/VAR_POP, COVAR, CORR, REGR_*, BIT_XOR, MEDIAN, or a Rust UDAF implementing \
+     retract_batch; COUNT(DISTINCT x) retracts only in a GROUP BY whose aggregates are all COUNT, SUM, MIN, MAX \
+     or AVG (compute the others in a separate query); or aggregate an append-only input";
 
 impl Translator<'_> {
     /// A non-windowed `GROUP BY` run by [`AccumulateOperator`].
@@ -68,8 +70,13 @@ impl Translator<'_> {
                     .build()
                     .map_err(|e| self.df_error(e))?;
             let function = lowered.aggregate;
-            if input.changelog {
-                let name = function.fun().name().to_ascii_lowercase();
+            let name = function.fun().name().to_ascii_lowercase();
+            let extreme = match name.as_str() {
+                "min" if input.changelog => Some(Extreme::Min),
+                "max" if input.changelog => Some(Extreme::Max),
+                _ => None,
+            };
+            if input.changelog && extreme.is_none() {
                 let why = if function.is_distinct() {
                     Some("DISTINCT".to_string())
                 } else if ORDER_DEPENDENT.contains(&name.as_str()) {
@@ -92,6 +99,7 @@ impl Translator<'_> {
                 function,
                 filter: lowered.filter,
                 retracting: input.changelog,
+                extreme,
             });
         }
         let pre = self.calc(&input, None, &pre_exprs, pre_schema, &format!("{uid_basis} keys"))?;
