@@ -464,3 +464,51 @@ async fn window_aggregates_with_list_results_are_planning_errors() {
     );
     assert!(e.hint.as_deref().unwrap_or_default().contains("scalar result"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udafs_run_in_session_windows_whose_accumulators_merge() {
+    let input = events(2_000);
+    // SESSION(gap 500 ms) per key: spread(v), STDDEV_POP(v), the session's sum of squares.
+    let mut per_key: BTreeMap<u64, Vec<(i64, i64)>> = BTreeMap::new();
+    for &(k, v, t) in &input {
+        per_key.entry(k).or_default().push((t, v));
+    }
+    let mut expected = Vec::new();
+    for (k, mut rows) in per_key {
+        rows.sort();
+        let mut i = 0;
+        while i < rows.len() {
+            let (start, mut end) = (rows[i].0, rows[i].0 + 500);
+            let mut vs = Vec::new();
+            // Sessions that touch merge, as in Flink ([a, b) and [b, c) are one session).
+            while i < rows.len() && rows[i].0 <= end {
+                end = end.max(rows[i].0 + 500);
+                vs.push(rows[i].1);
+                i += 1;
+            }
+            let spread = vs.iter().max().copied().unwrap_or(0) - vs.iter().min().copied().unwrap_or(0);
+            expected.push(format!(
+                "{k},{start},{end},{spread},{},{}",
+                variances(&vs).0.sqrt(),
+                vs.iter().map(|v| v * v).sum::<i64>()
+            ));
+        }
+    }
+    expected.sort();
+    for (parallelism, backend) in [(1, BackendKind::Heap), (3, BackendKind::Rocksdb)] {
+        let dir = dir_with_events(&input);
+        let sql = format!(
+            "{EVENTS_TABLE}
+            CREATE TABLE out (k BIGINT, ws BIGINT, we BIGINT, spread BIGINT, sd DOUBLE, sq BIGINT)
+            WITH ('connector' = 'collect');
+            INSERT INTO out
+            SELECT k, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), spread(v), STDDEV_POP(v), sum_sq(v)
+            FROM TABLE(SESSION(TABLE events PARTITION BY k, DESCRIPTOR(ts), INTERVAL '500' MILLISECOND))
+            GROUP BY k, window_start, window_end;"
+        );
+        let rows = run_collecting(&sql, dir.path(), parallelism, backend).await;
+        let mut actual: Vec<String> = rows.into_iter().map(|(_, r)| r).collect();
+        actual.sort();
+        assert_rows(&actual, &expected, &format!("p={parallelism} {backend:?}"));
+    }
+}
