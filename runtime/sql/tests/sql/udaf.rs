@@ -409,13 +409,15 @@ async fn udafs_and_built_in_aggregates_run_in_hopping_windows() {
             let positive: Vec<i64> = vs.iter().copied().filter(|v| *v > 0).collect();
             let sevens: std::collections::BTreeSet<i64> = vs.iter().map(|v| v % 7).collect();
             format!(
-                "{k},{start},{},{},{},{},{},{}",
+                "{k},{start},{},{},{},{},{},{},{},{}",
                 vs.len(),
                 spread(vs),
                 spread(&positive),
                 variances(vs).0.sqrt(),
                 vs.iter().any(|v| *v > 850),
                 sevens.iter().sum::<i64>(),
+                positive.len(),
+                sevens.len(),
             )
         })
         .collect();
@@ -424,11 +426,12 @@ async fn udafs_and_built_in_aggregates_run_in_hopping_windows() {
         let sql = format!(
             "{EVENTS_TABLE}
             CREATE TABLE out (k BIGINT, ws BIGINT, n BIGINT, spread BIGINT, spread_pos BIGINT, sd DOUBLE,
-                              some_high BOOLEAN, sevens BIGINT)
+                              some_high BOOLEAN, sevens BIGINT, positive BIGINT, distinct_sevens BIGINT)
             WITH ('connector' = 'collect');
             INSERT INTO out
             SELECT k, CAST(window_start AS BIGINT), COUNT(*), spread(v), spread(v) FILTER (WHERE v > 0),
-                   STDDEV_POP(v), BOOL_OR(v > 850), SUM(DISTINCT v % 7)
+                   STDDEV_POP(v), BOOL_OR(v > 850), SUM(DISTINCT v % 7), COUNT(*) FILTER (WHERE v > 0),
+                   COUNT(DISTINCT v % 7)
             FROM TABLE(HOP(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '4' SECOND))
             GROUP BY k, window_start, window_end;"
         );
