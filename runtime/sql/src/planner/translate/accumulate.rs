@@ -59,14 +59,14 @@ impl Translator<'_> {
         }
         let pre_schema =
             Arc::new(DFSchema::new_with_metadata(pre_fields, HashMap::new()).map_err(|e| self.df_error(e))?);
-        let pre_logical = physical_schema(&pre_schema);
+        let pre_arrow = physical_schema(&pre_schema);
 
         // 2. The aggregates, lowered as DataFusion lowers them.
         let planning = PhysicalPlanningContext::default();
         let mut specs = Vec::new();
         for expr in &a.aggr_expr {
             let lowered =
-                LoweredAggregateBuilder::new(expr, &pre_schema, &pre_logical, self.state.execution_props(), &planning)
+                LoweredAggregateBuilder::new(expr, &pre_schema, &pre_arrow, self.state.execution_props(), &planning)
                     .build()
                     .map_err(|e| self.df_error(e))?;
             let function = lowered.aggregate;
