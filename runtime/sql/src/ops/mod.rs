@@ -1,5 +1,6 @@
 //! The streaming operators SQL jobs use beyond those of `freshet-dataflow`.
 
+pub mod accumulate;
 pub mod calc;
 pub mod changelog;
 pub mod changelog_print;
@@ -10,6 +11,8 @@ pub mod over;
 pub mod rank;
 pub mod upsert;
 
+pub use accumulate::window::{window_output_supported, WindowAccumulate};
+pub use accumulate::{AccumulateConfig, AccumulateOperator, AccumulateSpec};
 pub use calc::{CalcOperator, CalcProgram, UnionOperator};
 pub use changelog_print::ChangelogPrintSink;
 pub use computed_source::ComputedSource;

@@ -13,6 +13,7 @@ mod files;
 mod join;
 mod over;
 mod rank;
+mod udaf;
 
 /// Plans `sql` (with `{dir}` replaced by `dir`) with `planner` and runs it to its end in
 /// batches of `batch_size` rows.
@@ -355,11 +356,21 @@ CREATE TABLE out (auction BIGINT) WITH ('connector' = 'blackhole');
 
 /// Plans `sql` with a `'connector' = 'collect'` sink and runs it; returns what it received.
 async fn run_collecting(sql: &str, dir: &Path, parallelism: u32, backend: BackendKind) -> Vec<(String, String)> {
-    let mut planner = Planner::new();
+    run_collecting_with(Planner::new(), sql, dir, parallelism, backend).await
+}
+
+/// [`run_collecting`] with a planner prepared by the caller (with UDFs, say).
+async fn run_collecting_with(
+    mut planner: Planner,
+    sql: &str,
+    dir: &Path,
+    parallelism: u32,
+    backend: BackendKind,
+) -> Vec<(String, String)> {
     let collected = register_collect_sink(&mut planner);
     // Small batches, so that groups change many times.
     plan_and_run(planner, sql, dir, parallelism, backend, 64).await;
-    let rows = collected.lock().expect("lock").clone();
+    let rows = collected.lock().expect("collected rows").clone();
     rows
 }
 

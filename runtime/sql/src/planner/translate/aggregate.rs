@@ -1,5 +1,6 @@
 //! Window aggregations: `GROUP BY window_start, window_end, ...` over a window table function.
 
+use super::accumulate;
 use super::*;
 
 impl Translator<'_> {
@@ -174,6 +175,9 @@ impl Translator<'_> {
         pre_fields: &mut Vec<(Option<datafusion::common::TableReference>, Arc<Field>)>,
         at: Location,
     ) -> Result<WindowAggregate> {
+        if !accumulate::native_window(expr, &input.schema) {
+            return self.window_accumulate(expr, input, pre_exprs, pre_fields, at);
+        }
         let inner = match expr {
             Expr::Alias(a) => a.expr.as_ref(),
             other => other,

@@ -2,6 +2,10 @@
 //! pre-projection computing the group keys, the arguments in canonical types and the `FILTER`
 //! conditions; the keyed [`GroupAggregateOperator`]; a projection back to the aggregate's
 //! schema. The result is a changelog.
+//!
+//! A `GROUP BY` with an aggregate the native operator does not support (any other built-in or
+//! a Rust UDAF, `DISTINCT` other than `COUNT(DISTINCT x)`, arguments of other types) runs on
+//! DataFusion's accumulators instead (see [`super::accumulate`]).
 
 use super::*;
 use crate::ops::{GroupAggKind, GroupAggSpec, GroupAggregateConfig, GroupAggregateOperator, ValueType};
@@ -22,6 +26,33 @@ fn canonical(data_type: &DataType) -> Option<ValueType> {
     })
 }
 
+/// Whether the native operator supports the aggregate `expr` over `input`.
+fn native(expr: &Expr, input: &DFSchema) -> bool {
+    let inner = match expr {
+        Expr::Alias(alias) => alias.expr.as_ref(),
+        other => other,
+    };
+    let Expr::AggregateFunction(AggregateFunction { func, params }) = inner else {
+        return false;
+    };
+    if !params.order_by.is_empty() {
+        return false;
+    }
+    let name = func.name().to_ascii_lowercase();
+    let (numeric, arg) = match (name.as_str(), params.args.as_slice(), params.distinct) {
+        ("count", [], false) => return true,
+        ("count", [Expr::Literal(v, _)], false) if !v.is_null() => return true,
+        ("count", [arg], _) | ("min", [arg], _) | ("max", [arg], _) => (false, arg),
+        ("sum", [arg], false) | ("avg", [arg], false) => (true, arg),
+        _ => return false,
+    };
+    match arg.get_type(input).ok().as_ref().and_then(canonical) {
+        Some(ValueType::Str) => !numeric,
+        Some(_) => true,
+        None => false,
+    }
+}
+
 impl Translator<'_> {
     pub(super) fn group_aggregate(&mut self, a: &Aggregate, plan: &LogicalPlan, input: Stream) -> Result<Stream> {
         let at = self.location;
@@ -31,6 +62,9 @@ impl Translator<'_> {
                 "GROUPING SETS, CUBE and ROLLUP",
                 "one GROUP BY per query; UNION ALL several queries",
             ));
+        }
+        if !a.aggr_expr.iter().all(|e| native(e, input.schema.as_ref())) {
+            return self.accumulate_aggregate(a, plan, input);
         }
         let uid_basis = self.uids.stable_text(&format!("{}", plan.display_indent()));
 

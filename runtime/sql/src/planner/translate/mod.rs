@@ -9,6 +9,7 @@
 //! (`auction`, `auction#2` after a self-join): partitioning and window operators address
 //! columns by name, expressions by position.
 
+mod accumulate;
 mod aggregate;
 mod calc;
 mod group_aggregate;
