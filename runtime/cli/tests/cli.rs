@@ -1,6 +1,7 @@
 //! End-to-end tests of the `freshet` binary and the example job: determinism across
 //! parallelism, exactly-once output under injected task failures, SIGKILL of the process and
-//! `--restore latest`, savepoints with rescaling, and Ctrl-C stop-with-savepoint.
+//! `--restore latest` (also of SQL changelogs written as upsert files), savepoints with rescaling,
+//! and Ctrl-C stop-with-savepoint.
 
 use freshet_cli::examples::hot_items::{self, HotItemsJob};
 use freshet_connectors::nexmark::NexmarkConfig;
@@ -526,4 +527,123 @@ fn sql_changed_script_restores_its_unchanged_operators_from_a_savepoint() {
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     assert_eq!(data_lines(&dir.path().join("hot")), expected);
     assert!(!data_lines(&dir.path().join("bidders")).is_empty());
+}
+
+/// A script of updating queries into upsert files: per auction its bid count and top price
+/// (a GROUP BY), and per auction its three highest bids with their rank (a Top-N), both on
+/// tables with a primary key.
+fn changelog_script(dir: &Path, name: &str, throttle: Option<u64>) -> PathBuf {
+    let throttle = throttle
+        .map(|rate| format!(", 'max-events-per-second' = '{rate}'"))
+        .unwrap_or_default();
+    let sql = format!(
+        "CREATE TABLE bid (
+            auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+            date_time TIMESTAMP(3), extra STRING,
+            WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND
+        ) WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '60000'{throttle});
+        CREATE TABLE per_auction (auction BIGINT, bids BIGINT, top BIGINT, PRIMARY KEY (auction) NOT ENFORCED)
+        WITH ('connector' = 'filesystem', 'path' = '{0}/per_auction', 'format' = 'csv');
+        CREATE TABLE top_bids (auction BIGINT, rn BIGINT, price BIGINT, bidder BIGINT, PRIMARY KEY (auction, rn) NOT ENFORCED)
+        WITH ('connector' = 'filesystem', 'path' = '{0}/top_bids', 'format' = 'csv');
+        INSERT INTO per_auction SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;
+        INSERT INTO top_bids SELECT auction, rn, price, bidder FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC, bidder) AS rn FROM bid
+        ) WHERE rn <= 3;",
+        dir.display()
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("{name}.sql"));
+    std::fs::write(&path, sql).unwrap();
+    path
+}
+
+/// The table an upsert directory describes: its committed CSV files replayed in the order
+/// they were written (modification time, then name), the last row of each key (the first
+/// `key_columns` values) kept unless it is a deletion.
+fn upsert_table(dir: &Path, key_columns: usize) -> std::collections::BTreeMap<String, String> {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.ends_with(".csv") && !name.starts_with('.')
+        })
+        .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).unwrap(), p))
+        .collect();
+    files.sort();
+    let mut table = std::collections::BTreeMap::new();
+    for (_, path) in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().skip(1) {
+            let (row, deleted) = line.rsplit_once(',').unwrap();
+            let key = row.split(',').take(key_columns).collect::<Vec<_>>().join(",");
+            match deleted {
+                "false" => table.insert(key, row.to_string()),
+                "true" => table.remove(&key),
+                other => panic!("__deleted is {other} in {}", path.display()),
+            };
+        }
+    }
+    table
+}
+
+#[test]
+fn sql_changelog_into_upsert_files_killed_and_restored_gives_the_uninterrupted_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference_dir = dir.path().join("reference");
+    let reference = changelog_script(&reference_dir, "reference", None);
+    let status = freshet(&[
+        "run",
+        reference.to_str().unwrap(),
+        "--checkpoint-dir",
+        dir.path().join("ref-chk").to_str().unwrap(),
+    ]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let per_auction = upsert_table(&reference_dir.join("per_auction"), 1);
+    let top_bids = upsert_table(&reference_dir.join("top_bids"), 2);
+    assert!(per_auction.len() > 100, "{} auctions", per_auction.len());
+    assert!(top_bids.len() > per_auction.len(), "{} top bids", top_bids.len());
+
+    let killed_dir = dir.path().join("killed");
+    let chk = dir.path().join("chk");
+    let throttled = changelog_script(&killed_dir, "throttled", Some(15_000));
+    let args = |restore: bool| {
+        let mut a = vec![
+            "run".to_string(),
+            throttled.to_string_lossy().into_owned(),
+            "--parallelism".into(),
+            "2".into(),
+            "--state-backend".into(),
+            "rocksdb".into(),
+            "--checkpoint-dir".into(),
+            chk.to_string_lossy().into_owned(),
+            "--checkpoint-interval".into(),
+            "200ms".into(),
+        ];
+        if restore {
+            a.extend(["--restore".to_string(), "latest".into()]);
+        }
+        a
+    };
+    let mut child = Command::new(BIN)
+        .args(args(false))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("a completed checkpoint", Duration::from_secs(60), || {
+        completed_checkpoints(&chk) > 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let status = Command::new(BIN).args(args(true)).output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert_eq!(upsert_table(&killed_dir.join("per_auction"), 1), per_auction);
+    assert_eq!(upsert_table(&killed_dir.join("top_bids"), 2), top_bids);
 }
