@@ -46,7 +46,7 @@ impl CountWindows {
     /// If the key's `seen`-th record (1-based) closes a window, the 0-based sequence numbers of
     /// the records in it.
     pub fn fires_at(&self, seen: u64) -> Option<Range<u64>> {
-        if seen == 0 || self.slide == 0 || seen % self.slide != 0 {
+        if seen == 0 || self.slide == 0 || !seen.is_multiple_of(self.slide) {
             return None;
         }
         Some(seen.saturating_sub(self.size)..seen)

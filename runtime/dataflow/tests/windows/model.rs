@@ -126,7 +126,7 @@ pub(crate) fn expected_count(size: u64, slide: u64, steps: &[Step]) -> Outcome {
         for r in recs {
             let list = seen.entry(r.key.clone()).or_default();
             list.push(r);
-            if list.len() as u64 % slide == 0 {
+            if (list.len() as u64).is_multiple_of(slide) {
                 let window = &list[list.len().saturating_sub(size as usize)..];
                 let (lo, hi) = (window.iter().map(|r| r.ts).min(), window.iter().map(|r| r.ts).max());
                 rows.push(aggregated(
