@@ -14,6 +14,8 @@
 //!   lease, is a leadership still valid). Invariant: a term (`lease_transitions`) only grows,
 //!   and a write by a leadership whose holder or term differs from the stored one is fenced.
 //! - [`FileStore`] (`file_store`): `DIR/ha.json`, `flock` + temp file + rename.
+//! - [`KubernetesStore`] (`kubernetes_store`, `lease_mapping`): a `coordination.k8s.io/v1`
+//!   Lease, the metadata in its annotations, every write a `replace` on the resourceVersion.
 //! - [`LeaseTiming`] (`timing`): lease duration, renew deadline, retry period (15 s, 10 s, 2 s).
 #![warn(missing_docs)]
 
@@ -21,7 +23,9 @@ pub mod election;
 mod error;
 mod file_store;
 mod ha_store;
+mod kubernetes_store;
 mod leadership;
+pub mod lease_mapping;
 mod record;
 mod record_store;
 mod timing;
@@ -29,6 +33,7 @@ mod timing;
 pub use error::{HaError, Result};
 pub use file_store::FileStore;
 pub use ha_store::HaStore;
+pub use kubernetes_store::{lease_name_for_job, KubernetesStore};
 pub use leadership::{Election, Leadership};
 pub use record::{
     Candidate, CheckpointPointer, HaMetadata, HaRecord, LeaderAddresses, LeaderInfo, LeaseRecord, StoreVersion,
