@@ -43,6 +43,11 @@ impl FileStore {
         Ok(Self { dir, timing, clock })
     }
 
+    /// A store at an address `file:DIR` (or `file://DIR`), created if missing.
+    pub fn from_address(address: &str, timing: LeaseTiming, clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::new(parse_file_address(address)?, timing, clock)
+    }
+
     /// The directory the record lives in.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -103,6 +108,20 @@ impl FileStore {
         drop(lock);
         Ok(StoreVersion(next.to_string()))
     }
+}
+
+/// The directory of a `file:DIR` or `file://DIR` address.
+pub fn parse_file_address(address: &str) -> Result<PathBuf> {
+    let dir = address
+        .strip_prefix("file://")
+        .or_else(|| address.strip_prefix("file:"))
+        .ok_or_else(|| HaError::Config(format!("HA store address '{address}' does not start with 'file:'")))?;
+    if dir.is_empty() {
+        return Err(HaError::Config(format!(
+            "HA store address '{address}' names no directory"
+        )));
+    }
+    Ok(PathBuf::from(dir))
 }
 
 impl RecordStore for FileStore {
@@ -175,6 +194,18 @@ mod tests {
         assert_eq!(read.as_ref().map(|r| &r.version), Some(&v2));
         assert_eq!(read.and_then(|r| r.record.lease.holder_identity), Some("b".to_string()));
         Ok(())
+    }
+
+    #[test]
+    fn file_addresses_name_a_directory() {
+        assert_eq!(parse_file_address("file:/var/ha").ok(), Some(PathBuf::from("/var/ha")));
+        assert_eq!(
+            parse_file_address("file:///var/ha").ok(),
+            Some(PathBuf::from("/var/ha"))
+        );
+        assert_eq!(parse_file_address("file:ha-dir").ok(), Some(PathBuf::from("ha-dir")));
+        assert!(matches!(parse_file_address("file:"), Err(HaError::Config(_))));
+        assert!(matches!(parse_file_address("s3://bucket/ha"), Err(HaError::Config(_))));
     }
 
     #[tokio::test]

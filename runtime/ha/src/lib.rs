@@ -31,7 +31,7 @@ mod record_store;
 mod timing;
 
 pub use error::{HaError, Result};
-pub use file_store::FileStore;
+pub use file_store::{parse_file_address, FileStore};
 pub use ha_store::HaStore;
 pub use kubernetes_store::{lease_name_for_job, KubernetesStore};
 pub use leadership::{Election, Leadership};
