@@ -16,9 +16,11 @@
 //! - [`FileStore`] (`file_store`): `DIR/ha.json`, `flock` + temp file + rename.
 //! - [`KubernetesStore`] (`kubernetes_store`, `lease_mapping`): a `coordination.k8s.io/v1`
 //!   Lease, the metadata in its annotations, every write a `replace` on the resourceVersion.
+//! - [`AnyStore`] (`any_store`): either store, chosen at run time.
 //! - [`LeaseTiming`] (`timing`): lease duration, renew deadline, retry period (15 s, 10 s, 2 s).
 #![warn(missing_docs)]
 
+mod any_store;
 pub mod election;
 mod error;
 mod file_store;
@@ -30,6 +32,7 @@ mod record;
 mod record_store;
 mod timing;
 
+pub use any_store::AnyStore;
 pub use error::{HaError, Result};
 pub use file_store::{parse_file_address, FileStore};
 pub use ha_store::HaStore;
