@@ -6,7 +6,7 @@
 //! generator's timestamps are ordered), and the final watermark fires every window.
 
 use crate::options::JobOptions;
-use crate::runner::run_job;
+use crate::runner::{run_job, Endpoints};
 use anyhow::Context;
 use clap::Args;
 use freshet_connectors::file_sink::{FileSink, FileSinkConfig};
@@ -127,7 +127,7 @@ pub async fn run(args: HotItemsArgs) -> anyhow::Result<()> {
     let config = args.job.job_config()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let started = std::time::Instant::now();
-    run_job(&graph, config).await?;
+    run_job(&graph, config, &Endpoints::default()).await?;
     eprintln!(
         "done in {:.2}s; output in {}",
         started.elapsed().as_secs_f64(),
