@@ -103,3 +103,22 @@ fn metrics_scrape_passes_promtool_and_counts() {
     let (code, _) = http(addr, "GET", "/nothing", "").expect("answers");
     assert_eq!(code, 404);
 }
+
+#[test]
+fn an_address_in_use_fails_before_the_job_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().map(|a| a.to_string()).unwrap();
+    let out = Command::new(crate::BIN)
+        .args(["example", "hot-items", "--events", "1000", "--rest-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", &taken, "--out"])
+        .arg(dir.path().join("out"))
+        .arg("--checkpoint-dir")
+        .arg(dir.path().join("chk"))
+        .output()
+        .expect("freshet runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("REST API listening on http://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains(&format!("serving metrics on {taken}")), "{stderr}");
+}
