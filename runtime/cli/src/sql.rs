@@ -4,7 +4,7 @@
 //! command line, a `SET` in the script, the default.
 
 use crate::options::{parse_duration, JobOptions};
-use crate::runner::run_job;
+use crate::runner::{run_job, Endpoints};
 use anyhow::Context;
 use clap::Args;
 use freshet_sql::planner::settings::{JobSettings, StateBackendSetting};
@@ -43,6 +43,9 @@ pub struct RunArgs {
     /// Local working directory for state (RocksDB) and temporary files.
     #[arg(long)]
     pub local_dir: Option<PathBuf>,
+    /// HTTP surfaces (REST API, Prometheus metrics).
+    #[command(flatten)]
+    pub endpoints: Endpoints,
 }
 
 /// Flags of `freshet explain`.
@@ -96,7 +99,7 @@ pub fn job_options(args: &RunArgs, settings: &JobSettings) -> JobOptions {
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let job = plan_file(&args.job, args.parallelism).await?;
     let config = job_options(&args, &job.settings).job_config()?;
-    run_job(&job.graph, config).await?;
+    run_job(&job.graph, config, &args.endpoints).await?;
     Ok(())
 }
 

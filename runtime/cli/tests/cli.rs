@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_freshet");
 
+#[path = "surfaces/mod.rs"]
+mod surfaces;
+
 /// The committed output: every line of every visible file, sorted.
 fn committed_lines(dir: &Path) -> Vec<String> {
     let mut lines = Vec::new();

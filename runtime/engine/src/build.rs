@@ -149,7 +149,7 @@ pub async fn build_attempt(
                     restored_finished,
                 };
                 let restored_state = assignments[pos][subtask as usize].clone();
-                let node_metrics = metrics.register_operator(&node.name, subtask);
+                let node_metrics = metrics.register_operator(node.uid.as_str(), &node.name, subtask);
                 match &node.kind {
                     NodeKind::Source { factory, event_time } => {
                         let mut src = factory.create(&info)?;
@@ -229,7 +229,8 @@ pub async fn build_attempt(
                 .map(|n| graph.node(*n).name.as_str())
                 .collect::<Vec<_>>()
                 .join(" -> ");
-            let task_metrics = metrics.register_task(&name, subtask);
+            let uids = spec.nodes.iter().map(|n| graph.node(*n).uid.to_string()).collect();
+            let task_metrics = metrics.register_task(&name, uids, subtask);
             let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
             controls.insert(id, ctl_tx);
             if source.is_some() {

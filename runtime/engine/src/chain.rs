@@ -77,15 +77,11 @@ impl Chain {
         let node = self.ops[from].node;
         let metrics = self.ops[from].metrics.clone();
         for (tag, batch) in collector.take_side() {
-            metrics
-                .records_out
-                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            metrics.count_out(batch.num_rows(), crate::metrics::batch_bytes(&batch));
             out.push((node, Some(tag), batch));
         }
         for batch in collector.take_main() {
-            metrics
-                .records_out
-                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            metrics.count_out(batch.num_rows(), crate::metrics::batch_bytes(&batch));
             if from + 1 < self.ops.len() {
                 self.push(from + 1, 0, batch, out)?;
             } else {
@@ -101,8 +97,7 @@ impl Chain {
         {
             let op = &mut self.ops[index];
             op.metrics
-                .records_in
-                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                .count_in(batch.num_rows(), crate::metrics::batch_bytes(&batch));
             op.operator
                 .process_batch(input, batch, &mut op.ctx, &mut collector)
                 .map_err(|e| e.in_operator(&op.name, self.subtask))?;

@@ -120,6 +120,11 @@ impl TaskOutputs {
         }
     }
 
+    /// The task's counters.
+    pub fn metrics(&self) -> &Arc<TaskMetrics> {
+        &self.metrics
+    }
+
     /// Whether the task has no outgoing edge (a sink chain).
     pub fn is_empty(&self) -> bool {
         self.edges.is_empty()

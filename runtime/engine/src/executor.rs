@@ -7,6 +7,7 @@ use crate::checkpoint::{CheckpointTracker, OperatorShapes, Progress, RetainedChe
 use crate::config::JobConfig;
 use crate::metrics::JobMetrics;
 use crate::restore::{self, RestorePoint};
+use crate::status::{JobState, JobStatus, VertexInfo};
 use crate::task::{SnapshotLocations, TaskControl, TaskEvent, TaskRef};
 use freshet_core::{CheckpointId, CheckpointKind, Clock, Error, Result, SystemClock};
 use freshet_dataflow::JobGraph;
@@ -101,6 +102,7 @@ pub struct LocalExecutor {
     config: JobConfig,
     clock: Arc<dyn Clock>,
     metrics: Arc<JobMetrics>,
+    status: Arc<JobStatus>,
     commands: Mutex<Option<mpsc::UnboundedReceiver<JobCommand>>>,
     handle: JobHandle,
 }
@@ -124,6 +126,7 @@ impl LocalExecutor {
             config,
             clock,
             metrics: Arc::new(JobMetrics::default()),
+            status: Arc::new(JobStatus::new()),
             commands: Mutex::new(Some(rx)),
             handle: JobHandle { tx },
         }
@@ -139,9 +142,36 @@ impl LocalExecutor {
         self.metrics.clone()
     }
 
+    /// The job's recorded status (state, restarts, vertices, checkpoint history).
+    pub fn status(&self) -> Arc<JobStatus> {
+        self.status.clone()
+    }
+
     /// Runs `graph` until it finishes, is cancelled or stopped, or fails beyond the restart
     /// strategy.
     pub async fn run(&self, graph: &JobGraph) -> Result<JobOutcome> {
+        let vertices = graph
+            .nodes
+            .iter()
+            .map(|n| VertexInfo {
+                id: n.uid.to_string(),
+                name: n.name.clone(),
+                parallelism: n.parallelism,
+            })
+            .collect();
+        self.status.set_graph(&graph.name, vertices);
+        let result = self.run_job(graph).await;
+        match &result {
+            Ok(outcome) => self.status.set_state(match outcome.end {
+                JobEnd::Finished | JobEnd::Stopped { .. } => JobState::Finished,
+                JobEnd::Cancelled => JobState::Cancelled,
+            }),
+            Err(e) => self.status.record_failure(&e.to_string()),
+        }
+        result
+    }
+
+    async fn run_job(&self, graph: &JobGraph) -> Result<JobOutcome> {
         graph.validate()?;
         let mut commands = self
             .commands
@@ -213,6 +243,7 @@ impl LocalExecutor {
                         tracing::error!(%error, restarts, "job failed; restart strategy exhausted");
                         return Err(error);
                     };
+                    self.status.record_restart(&error.to_string());
                     tracing::warn!(%error, restart = restarts, ?delay, "job failed; restarting from the latest completed checkpoint");
                     tokio::time::sleep(delay).await;
                     if let Some(latest) = retained.latest() {
@@ -262,6 +293,7 @@ impl LocalExecutor {
             Ok(a) => a,
             Err(e) => return AttemptEnd::Failed(e),
         };
+        self.status.set_state(JobState::Running);
         let task_refs: Vec<TaskRef> = controls.keys().copied().collect();
         let mut joins = JoinSet::new();
         for task in tasks {
@@ -298,11 +330,15 @@ impl LocalExecutor {
                     continue;
                 }
                 let barrier = tracker.begin(CheckpointKind::Savepoint, self.clock.now_ms(), &task_refs);
+                self.status
+                    .checkpoint_triggered(barrier.id, barrier.kind, barrier.triggered_at_ms);
                 let root = match target {
                     Some(dir) => match CheckpointStorage::from_url(&dir) {
                         Ok(s) => s,
                         Err(e) => {
                             let _ = tracker.fail(barrier.id, e.to_string());
+                            self.status
+                                .checkpoint_failed(barrier.id, &e.to_string(), self.clock.now_ms());
                             let _ = reply.send(Err(e));
                             continue;
                         }
@@ -368,6 +404,7 @@ impl LocalExecutor {
                         let running_sources: Vec<TaskRef> = source_tasks.iter().filter(|t| !tracker.is_finished(t)).copied().collect();
                         if !running_sources.is_empty() {
                             let barrier = tracker.begin(CheckpointKind::Checkpoint, self.clock.now_ms(), &task_refs);
+                            self.status.checkpoint_triggered(barrier.id, barrier.kind, barrier.triggered_at_ms);
                             tracing::debug!(id = %barrier.id, "triggering checkpoint");
                             for t in &running_sources {
                                 let _ = controls[t].send(TaskControl::TriggerCheckpoint(barrier));
@@ -396,6 +433,8 @@ impl LocalExecutor {
             let _ = reply.send(Err(Error::Cancelled));
         }
         let _ = std::fs::remove_dir_all(&local_dir);
+        self.status
+            .abandon_in_progress("the job attempt ended before it completed", self.clock.now_ms());
         end
     }
 
@@ -413,6 +452,7 @@ impl LocalExecutor {
             Progress::Pending => None,
             Progress::Failed { id, reason, fail_job } => {
                 self.metrics.checkpoints_failed.fetch_add(1, Ordering::Relaxed);
+                self.status.checkpoint_failed(id, &reason, self.clock.now_ms());
                 tracing::warn!(%id, %reason, "checkpoint failed");
                 if let Some(request) = savepoints.remove(&id) {
                     let _ = request
@@ -440,6 +480,14 @@ impl LocalExecutor {
                                 .await;
                         }
                         self.metrics.checkpoints_completed.fetch_add(1, Ordering::Relaxed);
+                        self.status.checkpoint_completed(
+                            id,
+                            metadata.kind,
+                            metadata.triggered_at_ms,
+                            locations.checkpoints.url_of(&dir),
+                            metadata.state_size_bytes(),
+                            metadata.completed_at_ms,
+                        );
                         tracing::info!(%id, size = metadata.state_size_bytes(), "checkpoint completed");
                         send_all(TaskControl::CheckpointComplete(id));
                         self.discard(retained.add(*metadata), locations).await;
@@ -449,10 +497,20 @@ impl LocalExecutor {
                         let request = savepoints.remove(&id)?;
                         locations.savepoints.lock().remove(&id);
                         if let Err(e) = request.storage.write_metadata("", &metadata).await {
+                            self.metrics.checkpoints_failed.fetch_add(1, Ordering::Relaxed);
+                            self.status.checkpoint_failed(id, &e.to_string(), self.clock.now_ms());
                             let _ = request.reply.send(Err(e));
                             return None;
                         }
                         let location = request.storage.url().to_string();
+                        self.status.checkpoint_completed(
+                            id,
+                            metadata.kind,
+                            metadata.triggered_at_ms,
+                            location.clone(),
+                            metadata.state_size_bytes(),
+                            metadata.completed_at_ms,
+                        );
                         tracing::info!(%id, %location, "savepoint completed");
                         if request.stop {
                             // Sinks commit what the savepoint covers; a restore from it finds it committed.
@@ -506,6 +564,14 @@ impl LocalExecutor {
                 .write_metadata(&CheckpointStorage::checkpoint_dir(id), &metadata)
                 .await?;
             tracing::info!(%id, "final checkpoint written");
+            self.status.checkpoint_completed(
+                id,
+                metadata.kind,
+                metadata.triggered_at_ms,
+                locations.checkpoints.url_of(&CheckpointStorage::checkpoint_dir(id)),
+                metadata.state_size_bytes(),
+                metadata.completed_at_ms,
+            );
             self.discard(retained.add(metadata), locations).await;
         }
         send_all(TaskControl::JobFinished(id));

@@ -13,7 +13,8 @@
 //! (partitioning and buffering outputs), [`input`] (receiving, barrier alignment), [`task`] (the
 //! task loops), [`checkpoint`] (checkpoint bookkeeping, metadata, retention), [`restore`]
 //! (mapping a snapshot onto new subtasks), [`restart`] (restart strategies), [`executor`] (the
-//! local job runner), [`config`], [`metrics`].
+//! local job runner), [`config`], [`metrics`] (counters), [`status`] (state and checkpoint
+//! history), [`rest`] (the REST API), [`http`] (serving it), [`exporter`] (Prometheus `/metrics`).
 #![warn(missing_docs)]
 
 pub mod build;
@@ -22,11 +23,15 @@ pub mod checkpoint;
 pub mod config;
 pub mod exchange;
 pub mod executor;
+pub mod exporter;
+pub mod http;
 pub mod input;
 pub mod metrics;
 pub mod plan;
+pub mod rest;
 pub mod restart;
 pub mod restore;
+pub mod status;
 pub mod task;
 
 pub use config::{CheckpointConfig, JobConfig, RestoreFrom};

@@ -221,7 +221,12 @@ impl Task {
                 emitted.push((node, None, batch));
             }
         } else {
+            let started = Instant::now();
             self.chain.push(0, input, batch, &mut emitted)?;
+            self.outputs
+                .metrics()
+                .busy_ns
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         self.route(emitted).await
     }
@@ -364,14 +369,18 @@ impl Task {
             let Some(head) = self.source.as_mut() else {
                 return Err(Error::Internal("source task without a source".into()));
             };
+            let started = Instant::now();
             let poll = head.source.poll_batch()?;
+            self.outputs
+                .metrics()
+                .busy_ns
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             let node = head.node;
             let now = self.clock.now_ms();
             match poll {
                 SourcePoll::Batch { split, batch } => {
                     head.metrics
-                        .records_out
-                        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                        .count_out(batch.num_rows(), crate::metrics::batch_bytes(&batch));
                     if let Some((column, wm)) = head.watermarks.as_mut() {
                         if let Some(max) = max_timestamp(&batch, *column) {
                             wm.observe(split, max, now);
@@ -434,6 +443,8 @@ impl Task {
     async fn run_operators(&mut self) -> Result<Exit> {
         let mut aligner = BarrierAligner::new(self.inputs.len());
         let mut watermarks = InputWatermarks::new(self.inputs.len());
+        // When the first barrier of the checkpoint being aligned arrived.
+        let mut alignment_started: Option<Instant> = None;
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -470,13 +481,22 @@ impl Task {
                         self.on_combined(update).await?;
                     }
                     StreamElement::Barrier(barrier) => {
-                        if let Alignment::Complete(b) = aligner.on_barrier(channel, barrier, self.inputs.ended()) {
-                            self.checkpoint(b).await?;
+                        match aligner.on_barrier(channel, barrier, self.inputs.ended()) {
+                            Alignment::Complete(b) => {
+                                let took = alignment_started.take().map_or(0, |t| t.elapsed().as_nanos() as u64);
+                                self.outputs.metrics().last_alignment_ns.store(took, Ordering::Relaxed);
+                                self.checkpoint(b).await?;
+                            }
+                            Alignment::Waiting => {
+                                alignment_started.get_or_insert_with(Instant::now);
+                            }
+                            Alignment::Stale => {}
                         }
                     }
                     StreamElement::EndOfInput => {
                         self.inputs.mark_ended(channel);
                         if let Alignment::Complete(b) = aligner.on_end(self.inputs.ended()) {
+                            alignment_started = None;
                             self.checkpoint(b).await?;
                         }
                         if self.inputs.all_ended() {

@@ -350,8 +350,8 @@ async fn slow_sink_backpressures_the_source() {
             .operators
             .lock()
             .iter()
-            .filter(|(name, _, _)| name == "numbers")
-            .map(|(_, _, m)| m.records_out.load(Ordering::SeqCst))
+            .filter(|e| e.name == "numbers")
+            .map(|e| e.metrics.records_out.load(Ordering::SeqCst))
             .sum();
         let consumed = out.seen.load(Ordering::SeqCst);
         max_in_flight = max_in_flight.max(emitted.saturating_sub(consumed));

@@ -6,7 +6,7 @@
 //! generator's timestamps are ordered), and the final watermark fires every window.
 
 use crate::options::JobOptions;
-use crate::runner::run_job;
+use crate::runner::{run_job, Endpoints};
 use anyhow::Context;
 use clap::Args;
 use freshet_connectors::file_sink::{FileSink, FileSinkConfig};
@@ -45,6 +45,9 @@ pub struct HotItemsArgs {
     /// Job flags.
     #[command(flatten)]
     pub job: JobOptions,
+    /// HTTP surfaces (REST API, Prometheus metrics).
+    #[command(flatten)]
+    pub endpoints: Endpoints,
 }
 
 /// What the hot-items job is built from.
@@ -127,7 +130,7 @@ pub async fn run(args: HotItemsArgs) -> anyhow::Result<()> {
     let config = args.job.job_config()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let started = std::time::Instant::now();
-    run_job(&graph, config).await?;
+    run_job(&graph, config, &args.endpoints).await?;
     eprintln!(
         "done in {:.2}s; output in {}",
         started.elapsed().as_secs_f64(),
