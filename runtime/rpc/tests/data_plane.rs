@@ -370,3 +370,24 @@ async fn stopped_consumer_task_fails_its_producer_and_spares_other_channels() {
         (Some(StreamElement::Watermark(7)), Some(StreamElement::EndOfInput))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_producer_fails_its_consumer_with_the_reason() {
+    let config = DataPlaneConfig::default();
+    let receiver = NetworkReceiver::new(config.clone());
+    let address = serve(&receiver, &config).await;
+    let sender = NetworkSender::new(config);
+    let mut inbound = receiver.register(channel(3, 0)).expect("register");
+    let mut outbound = sender.open(&address, channel(3, 0), schema()).await.expect("open");
+    let outcome = tokio::time::timeout(GUARD, async {
+        let (sent, got) = tokio::join!(outbound.send(StreamElement::Batch(batch(0, 3))), inbound.recv());
+        sent.expect("send");
+        assert!(matches!(got, Ok(Some(StreamElement::Batch(_)))));
+        outbound.abort("operator 'map' failed").await.expect("abort");
+        inbound.recv().await
+    })
+    .await
+    .expect("no hang");
+    let err = outcome.expect_err("an aborted channel fails its consumer");
+    assert!(err.to_string().contains("operator 'map' failed"), "{err}");
+}

@@ -239,6 +239,8 @@ enum State {
     Attached(Attached),
     /// End of input was read.
     Ended,
+    /// The channel could not be attached (its schema did not decode).
+    Failed(String),
 }
 
 struct Attached {
@@ -270,7 +272,7 @@ impl InboundChannel {
         match &self.state {
             State::Attached(a) => a.queue.len(),
             State::Ready(a) => a.queue.len(),
-            State::Pending(_) | State::Ended => 0,
+            State::Pending(_) | State::Ended | State::Failed(_) => 0,
         }
     }
 
@@ -288,7 +290,13 @@ impl InboundChannel {
                     let State::Ready(attachment) = std::mem::replace(&mut self.state, State::Ended) else {
                         continue;
                     };
-                    self.state = State::Attached(self.attach(attachment)?);
+                    match self.attach(attachment) {
+                        Ok(attached) => self.state = State::Attached(attached),
+                        Err(e) => {
+                            self.state = State::Failed(e.to_string());
+                            return Err(e);
+                        }
+                    }
                 }
                 State::Attached(a) => {
                     let Some(body) = a.queue.recv().await else {
@@ -315,6 +323,12 @@ impl InboundChannel {
                     return Ok(Some(element));
                 }
                 State::Ended => return Ok(None),
+                State::Failed(reason) => {
+                    return Err(Error::ChannelClosed {
+                        channel: self.id.clone(),
+                        reason: reason.clone(),
+                    })
+                }
             }
         }
     }
@@ -349,7 +363,7 @@ impl Drop for InboundChannel {
         let (handle, feedback) = match &self.state {
             State::Attached(a) => (a.handle, &a.feedback),
             State::Ready(a) => (a.handle, &a.feedback),
-            State::Pending(_) | State::Ended => return,
+            State::Pending(_) | State::Ended | State::Failed(_) => return,
         };
         let _ = feedback.send(Ok(closed_feedback(handle, "the consuming task stopped".into())));
     }
