@@ -320,28 +320,14 @@ fn ctrl_c_stops_with_a_savepoint_and_prints_its_path() {
     assert_eq!(hidden_left, 0, "checkpoint 1's files were committed");
 }
 
-#[test]
-fn sql_run_killed_and_restored_gives_the_uninterrupted_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let reference_dir = dir.path().join("reference");
-    let reference = sql_script(&reference_dir, "reference", true, false, None);
-    let status = freshet(&[
-        "run",
-        reference.to_str().unwrap(),
-        "--checkpoint-dir",
-        dir.path().join("ref-chk").to_str().unwrap(),
-    ]);
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    let expected = data_lines(&reference_dir.join("hot"));
-    assert!(expected.len() > 1_000, "{} lines", expected.len());
-
-    let killed_dir = dir.path().join("killed");
-    let chk = dir.path().join("sql-chk");
-    let throttled = sql_script(&killed_dir, "throttled", true, false, Some(15_000));
+/// Runs `script` at parallelism 2 on RocksDB with 200 ms checkpoints into `chk`, kills it with
+/// SIGKILL once more than `checkpoints` checkpoints completed (and `grace` later), then resumes
+/// it with `--restore latest` until it finishes.
+fn run_killed_then_restored(script: &Path, chk: &Path, checkpoints: usize, grace: Duration) {
     let args = |restore: bool| {
         let mut a = vec![
             "run".to_string(),
-            throttled.to_string_lossy().into_owned(),
+            script.to_string_lossy().into_owned(),
             "--parallelism".into(),
             "2".into(),
             "--state-backend".into(),
@@ -363,15 +349,36 @@ fn sql_run_killed_and_restored_gives_the_uninterrupted_output() {
         .spawn()
         .unwrap();
     wait_for("a completed checkpoint", Duration::from_secs(60), || {
-        completed_checkpoints(&chk) > 0
+        completed_checkpoints(chk) > checkpoints
     });
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(grace);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // Resume from the newest completed checkpoint; the sink's files of the killed run that no
     // checkpoint covers are discarded.
     let status = Command::new(BIN).args(args(true)).output().unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+}
+
+#[test]
+fn sql_run_killed_and_restored_gives_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference_dir = dir.path().join("reference");
+    let reference = sql_script(&reference_dir, "reference", true, false, None);
+    let status = freshet(&[
+        "run",
+        reference.to_str().unwrap(),
+        "--checkpoint-dir",
+        dir.path().join("ref-chk").to_str().unwrap(),
+    ]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let expected = data_lines(&reference_dir.join("hot"));
+    assert!(expected.len() > 1_000, "{} lines", expected.len());
+
+    let killed_dir = dir.path().join("killed");
+    let chk = dir.path().join("sql-chk");
+    let throttled = sql_script(&killed_dir, "throttled", true, false, Some(15_000));
+    run_killed_then_restored(&throttled, &chk, 0, Duration::from_millis(400));
     assert_eq!(data_lines(&killed_dir.join("hot")), expected);
 }
 
@@ -615,38 +622,7 @@ fn sql_changelog_into_upsert_files_killed_and_restored_gives_the_uninterrupted_t
     let killed_dir = dir.path().join("killed");
     let chk = dir.path().join("chk");
     let throttled = changelog_script(&killed_dir, "throttled", Some(15_000));
-    let args = |restore: bool| {
-        let mut a = vec![
-            "run".to_string(),
-            throttled.to_string_lossy().into_owned(),
-            "--parallelism".into(),
-            "2".into(),
-            "--state-backend".into(),
-            "rocksdb".into(),
-            "--checkpoint-dir".into(),
-            chk.to_string_lossy().into_owned(),
-            "--checkpoint-interval".into(),
-            "200ms".into(),
-        ];
-        if restore {
-            a.extend(["--restore".to_string(), "latest".into()]);
-        }
-        a
-    };
-    let mut child = Command::new(BIN)
-        .args(args(false))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("a completed checkpoint", Duration::from_secs(60), || {
-        completed_checkpoints(&chk) > 1
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let status = Command::new(BIN).args(args(true)).output().unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    run_killed_then_restored(&throttled, &chk, 1, Duration::from_millis(300));
     assert_eq!(upsert_table(&killed_dir.join("per_auction"), 1), per_auction);
     assert_eq!(upsert_table(&killed_dir.join("top_bids"), 2), top_bids);
 }
