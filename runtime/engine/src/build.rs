@@ -19,6 +19,63 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// One data channel of the job's physical graph: the records of graph edge `edge` from
+/// producer subtask `producer` to consumer subtask `consumer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelKey {
+    /// Index of the edge in [`JobGraph::edges`].
+    pub edge: u32,
+    /// Producing subtask.
+    pub producer: u32,
+    /// Consuming subtask.
+    pub consumer: u32,
+}
+
+/// A local task's outgoing channel whose consumer runs elsewhere: whatever carries it across
+/// (the network data plane) takes the elements from `elements`.
+pub struct RemoteOutput {
+    /// The channel.
+    pub key: ChannelKey,
+    /// The consuming task.
+    pub consumer_task: TaskRef,
+    /// Schema of its batches.
+    pub schema: arrow::datatypes::SchemaRef,
+    /// What the local producer sends.
+    pub elements: mpsc::Receiver<StreamElement>,
+}
+
+/// A local task's incoming channel whose producer runs elsewhere: whatever carries it across
+/// puts the elements into `elements`.
+pub struct RemoteInput {
+    /// The channel.
+    pub key: ChannelKey,
+    /// The producing task.
+    pub producer_task: TaskRef,
+    /// Where the local consumer receives them.
+    pub elements: mpsc::Sender<StreamElement>,
+}
+
+/// Which tasks of the job this process builds: all of them (`freshet run`) or those a
+/// coordinator placed on this worker.
+#[derive(Clone, Copy, Debug)]
+pub enum Placement<'a> {
+    /// Every task runs here.
+    All,
+    /// Only these tasks run here; channels to and from the others are handed out as
+    /// [`RemoteOutput`]s and [`RemoteInput`]s.
+    Only(&'a std::collections::BTreeSet<TaskRef>),
+}
+
+impl Placement<'_> {
+    /// Whether `task` runs in this process.
+    pub fn is_local(&self, task: TaskRef) -> bool {
+        match self {
+            Placement::All => true,
+            Placement::Only(tasks) => tasks.contains(&task),
+        }
+    }
+}
+
 /// The tasks of one attempt, ready to spawn.
 pub struct Attempt {
     /// The tasks.
@@ -29,6 +86,10 @@ pub struct Attempt {
     pub source_tasks: Vec<TaskRef>,
     /// The attempt's local working directory (removed when it ends).
     pub local_dir: PathBuf,
+    /// Outgoing channels of local tasks to tasks elsewhere.
+    pub remote_outputs: Vec<RemoteOutput>,
+    /// Incoming channels of local tasks from tasks elsewhere.
+    pub remote_inputs: Vec<RemoteInput>,
 }
 
 /// Channels of one edge: `senders[upstream][downstream]` and the receivers per downstream.
@@ -36,10 +97,11 @@ struct EdgeChannels {
     senders: Vec<Vec<mpsc::Sender<StreamElement>>>,
 }
 
-/// Builds the tasks of an attempt.
+/// Builds the tasks of an attempt that run here (`placement`).
 #[allow(clippy::too_many_arguments)]
 pub async fn build_attempt(
     graph: &JobGraph,
+    placement: Placement<'_>,
     config: &JobConfig,
     restore_point: Option<&RestorePoint>,
     clock: Arc<dyn Clock>,
@@ -57,7 +119,9 @@ pub async fn build_attempt(
     // subtask pair it connects.
     let mut receivers: BTreeMap<TaskRef, Vec<(mpsc::Receiver<StreamElement>, usize)>> = BTreeMap::new();
     let mut outputs: BTreeMap<TaskRef, Vec<OutputEdge>> = BTreeMap::new();
-    for edge in &graph.edges {
+    let mut remote_outputs = Vec::new();
+    let mut remote_inputs = Vec::new();
+    for (edge_index, edge) in graph.edges.iter().enumerate() {
         let from_chain =
             chain_index(&chains, edge.from).ok_or_else(|| Error::Internal("edge from unknown node".into()))?;
         let to_chain = chain_index(&chains, edge.to).ok_or_else(|| Error::Internal("edge to unknown node".into()))?;
@@ -90,18 +154,54 @@ pub async fn build_attempt(
                 if edge.partitioning == Partitioning::Forward && i != j {
                     continue;
                 }
+                let producer = TaskRef {
+                    chain: from_chain,
+                    subtask: i,
+                };
+                let consumer = TaskRef {
+                    chain: to_chain,
+                    subtask: j,
+                };
+                let key = ChannelKey {
+                    edge: edge_index as u32,
+                    producer: i,
+                    consumer: j,
+                };
                 let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
-                ch.senders[i as usize].push(tx);
-                receivers
-                    .entry(TaskRef {
-                        chain: to_chain,
-                        subtask: j,
-                    })
-                    .or_default()
-                    .push((rx, edge.input_index));
+                match (placement.is_local(producer), placement.is_local(consumer)) {
+                    (true, true) => {
+                        ch.senders[i as usize].push(tx);
+                        receivers.entry(consumer).or_default().push((rx, edge.input_index));
+                    }
+                    (true, false) => {
+                        ch.senders[i as usize].push(tx);
+                        remote_outputs.push(RemoteOutput {
+                            key,
+                            consumer_task: consumer,
+                            schema: schema.clone(),
+                            elements: rx,
+                        });
+                    }
+                    (false, true) => {
+                        receivers.entry(consumer).or_default().push((rx, edge.input_index));
+                        remote_inputs.push(RemoteInput {
+                            key,
+                            producer_task: producer,
+                            elements: tx,
+                        });
+                    }
+                    (false, false) => {}
+                }
             }
         }
         for (i, senders) in ch.senders.into_iter().enumerate() {
+            let producer = TaskRef {
+                chain: from_chain,
+                subtask: i as u32,
+            };
+            if !placement.is_local(producer) {
+                continue;
+            }
             let out = OutputEdge::new(
                 edge.from,
                 edge.side_output.clone(),
@@ -131,6 +231,9 @@ pub async fn build_attempt(
         let assignments = restore_assignments(graph, spec, restored)?;
         for subtask in 0..spec.parallelism {
             let id = TaskRef { chain: ci, subtask };
+            if !placement.is_local(id) {
+                continue;
+            }
             let key_groups = KeyGroupRange::for_subtask(graph.max_parallelism, spec.parallelism, SubtaskIndex(subtask));
             let mut source = None;
             let mut ops = Vec::new();
@@ -266,6 +369,8 @@ pub async fn build_attempt(
         controls,
         source_tasks,
         local_dir,
+        remote_outputs,
+        remote_inputs,
     })
 }
 

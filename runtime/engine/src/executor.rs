@@ -2,9 +2,9 @@
 //! checkpoints and savepoints, and restarts the job from its latest completed checkpoint when a
 //! task fails, following the restart strategy.
 
-use crate::build::{build_attempt, Attempt};
 use crate::checkpoint::{CheckpointTracker, OperatorShapes, Progress, RetainedCheckpoints};
 use crate::config::JobConfig;
+use crate::deployment::{DeployRequest, Deployer, Deployment, LocalDeployer};
 use crate::metrics::JobMetrics;
 use crate::restore::{self, RestorePoint};
 use crate::status::{JobState, JobStatus, VertexInfo};
@@ -13,13 +13,13 @@ use freshet_core::{CheckpointId, CheckpointKind, Clock, Error, Result, SystemClo
 use freshet_dataflow::JobGraph;
 use freshet_state::metadata::CheckpointMetadata;
 use freshet_state::CheckpointStorage;
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinSet;
 
 /// Requests to a running job.
 #[derive(Debug)]
@@ -94,11 +94,27 @@ pub struct JobOutcome {
 
 enum AttemptEnd {
     Done(JobEnd),
+    /// A failure the restart strategy handles.
     Failed(Error),
+    /// A failure no restart can help (e.g. this coordinator lost its leadership).
+    Fatal(Error),
 }
 
-/// Runs jobs in this process.
-pub struct LocalExecutor {
+/// Told about every completed checkpoint (and stop-with-savepoint) before any task may commit
+/// it, e.g. to record it in the HA store. An error (this process may no longer record
+/// checkpoints, e.g. it lost its leadership) stops the job without a restart and without the
+/// commit.
+pub trait CompletionRecorder: Send + Sync {
+    /// Records that checkpoint `id`, whose metadata is at `location`, completed.
+    fn record(&self, id: CheckpointId, location: String) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Runs a job: deploys its tasks through a [`Deployer`] (in this process, or on the workers
+/// of a cluster), coordinates checkpoints and savepoints, and restarts it from its latest
+/// completed checkpoint when a task fails, following the restart strategy.
+pub struct Executor<D: Deployer> {
+    deployer: D,
+    recorder: Option<Arc<dyn CompletionRecorder>>,
     config: JobConfig,
     clock: Arc<dyn Clock>,
     metrics: Arc<JobMetrics>,
@@ -113,6 +129,9 @@ struct SavepointRequest {
     reply: oneshot::Sender<Result<String>>,
 }
 
+/// Runs jobs in this process.
+pub type LocalExecutor = Executor<LocalDeployer>;
+
 impl LocalExecutor {
     /// An executor with the given settings and the system clock.
     pub fn new(config: JobConfig) -> Self {
@@ -121,8 +140,17 @@ impl LocalExecutor {
 
     /// An executor with a given clock.
     pub fn with_clock(config: JobConfig, clock: Arc<dyn Clock>) -> Self {
+        Executor::with_deployer(LocalDeployer, config, clock)
+    }
+}
+
+impl<D: Deployer> Executor<D> {
+    /// An executor deploying through `deployer`.
+    pub fn with_deployer(deployer: D, config: JobConfig, clock: Arc<dyn Clock>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         Self {
+            deployer,
+            recorder: None,
             config,
             clock,
             metrics: Arc::new(JobMetrics::default()),
@@ -130,6 +158,17 @@ impl LocalExecutor {
             commands: Mutex::new(Some(rx)),
             handle: JobHandle { tx },
         }
+    }
+
+    /// Records completed checkpoints with `recorder` before tasks commit them.
+    pub fn with_recorder(mut self, recorder: Arc<dyn CompletionRecorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The job's settings.
+    pub fn config(&self) -> &JobConfig {
+        &self.config
     }
 
     /// A handle to send commands to the job run by [`run`](Self::run).
@@ -236,6 +275,10 @@ impl LocalExecutor {
                         metrics: self.metrics.clone(),
                     })
                 }
+                AttemptEnd::Fatal(error) => {
+                    tracing::error!(%error, "job stopped");
+                    return Err(error);
+                }
                 AttemptEnd::Failed(error) => {
                     restarts += 1;
                     self.metrics.restarts.fetch_add(1, Ordering::Relaxed);
@@ -272,39 +315,40 @@ impl LocalExecutor {
         commands: &mut mpsc::UnboundedReceiver<JobCommand>,
         attempt: u32,
     ) -> AttemptEnd {
+        // The executor keeps a sender, so the channel stays open after every task has exited
+        // (their exits arrive through the deployment).
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let built = build_attempt(
+        let request = DeployRequest {
             graph,
-            &self.config,
-            restore_point.as_ref(),
-            self.clock.clone(),
-            events_tx.clone(),
-            locations.clone(),
-            &self.metrics,
+            config: &self.config,
+            restore_point: restore_point.as_ref(),
             attempt,
-        )
-        .await;
-        let Attempt {
-            tasks,
-            controls,
-            source_tasks,
-            local_dir,
-        } = match built {
-            Ok(a) => a,
-            Err(e) => return AttemptEnd::Failed(e),
+            events: events_tx.clone(),
+            locations: locations.clone(),
+            metrics: &self.metrics,
+            clock: self.clock.clone(),
         };
-        self.status.set_state(JobState::Running);
-        let task_refs: Vec<TaskRef> = controls.keys().copied().collect();
-        let mut joins = JoinSet::new();
-        for task in tasks {
-            let id = task.id;
-            joins.spawn(async move { (id, task.run().await) });
-        }
-        let send_all = |msg: TaskControl| {
-            for c in controls.values() {
-                let _ = c.send(msg.clone());
+        let mut deployment = {
+            let deploying = self.deployer.deploy(request);
+            tokio::pin!(deploying);
+            loop {
+                tokio::select! {
+                    deployed = &mut deploying => match deployed {
+                        Ok(d) => break d,
+                        Err(e) => return AttemptEnd::Failed(e),
+                    },
+                    command = commands.recv() => match command {
+                        Some(JobCommand::Savepoint { reply, .. }) => {
+                            let _ = reply.send(Err(Error::Config("the job is not running yet; no savepoint can be taken".into())));
+                        }
+                        Some(JobCommand::Cancel) | None => return AttemptEnd::Done(JobEnd::Cancelled),
+                    },
+                }
             }
         };
+        self.status.set_state(JobState::Running);
+        let task_refs: Vec<TaskRef> = deployment.tasks();
+        let source_tasks = deployment.source_tasks();
         let mut interval = tokio::time::interval(self.config.checkpoint.interval.unwrap_or(Duration::from_secs(3600)));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         interval.tick().await;
@@ -349,7 +393,7 @@ impl LocalExecutor {
                 locations.savepoints.lock().insert(barrier.id, storage.clone());
                 savepoints.insert(barrier.id, SavepointRequest { storage, stop, reply });
                 for t in &running_sources {
-                    let _ = controls[t].send(TaskControl::TriggerCheckpoint(barrier));
+                    deployment.send(*t, TaskControl::TriggerCheckpoint(barrier));
                 }
             }
             tokio::select! {
@@ -365,37 +409,26 @@ impl LocalExecutor {
                         TaskEvent::Declined { checkpoint, reason, .. } => tracker.fail(checkpoint, reason),
                         TaskEvent::Finished { task, snapshots, snapshotted_up_to } => tracker.on_finished(task, snapshots, snapshotted_up_to, now),
                     };
-                    if let Some(end) = self.on_progress(progress, tracker, retained, locations, &mut savepoints, &send_all).await {
+                    if let Some(end) = self.on_progress(progress, tracker, retained, locations, &mut savepoints, &deployment).await {
                         break end;
                     }
                     if !finishing && tracker.finished_count() == task_refs.len() && tracker.pending().is_none() {
                         finishing = true;
-                        match self.finish_job(tracker, retained, locations, &send_all).await {
+                        match self.finish_job(tracker, retained, locations, &deployment).await {
                             Ok(()) => {}
                             Err(e) => break AttemptEnd::Failed(e),
                         }
                     }
                 }
-                joined = joins.join_next(), if running_tasks > 0 => {
-                    match joined {
-                        Some(Ok((_, Ok(())))) => {
+                exited = deployment.next_exit(), if running_tasks > 0 => {
+                    match exited {
+                        Some((_, Ok(()))) => {
                             running_tasks -= 1;
                             if running_tasks == 0 {
                                 break AttemptEnd::Done(JobEnd::Finished);
                             }
                         }
-                        Some(Ok((task, Err(e)))) => break AttemptEnd::Failed(Error::Internal(format!("task {}/{} failed: {e}", task.chain, task.subtask))),
-                        Some(Err(join)) => {
-                            let reason = if join.is_panic() {
-                                let payload = join.into_panic();
-                                payload.downcast_ref::<String>().cloned()
-                                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                                    .unwrap_or_else(|| "unknown panic".into())
-                            } else {
-                                "task aborted".into()
-                            };
-                            break AttemptEnd::Failed(Error::Internal(format!("a task panicked: {reason}")));
-                        }
+                        Some((task, Err(e))) => break AttemptEnd::Failed(Error::Internal(format!("task {}/{} failed: {e}", task.chain, task.subtask))),
                         None => break AttemptEnd::Done(JobEnd::Finished),
                     }
                 }
@@ -407,32 +440,27 @@ impl LocalExecutor {
                             self.status.checkpoint_triggered(barrier.id, barrier.kind, barrier.triggered_at_ms);
                             tracing::debug!(id = %barrier.id, "triggering checkpoint");
                             for t in &running_sources {
-                                let _ = controls[t].send(TaskControl::TriggerCheckpoint(barrier));
+                                deployment.send(*t, TaskControl::TriggerCheckpoint(barrier));
                             }
                         }
                     }
                 }
                 _ = timeout_check.tick() => {
                     let progress = tracker.check_timeout();
-                    if let Some(end) = self.on_progress(progress, tracker, retained, locations, &mut savepoints, &send_all).await {
+                    if let Some(end) = self.on_progress(progress, tracker, retained, locations, &mut savepoints, &deployment).await {
                         break end;
                     }
                 }
             }
         };
         // Stop whatever still runs and wait for it, so no task of this attempt outlives it.
-        if !matches!(end, AttemptEnd::Done(JobEnd::Finished)) {
-            send_all(TaskControl::Cancel);
-            joins.abort_all();
-        }
-        while joins.join_next().await.is_some() {}
+        deployment.shutdown().await;
         for (_, request) in savepoints.drain() {
             let _ = request.reply.send(Err(Error::Cancelled));
         }
         for (_, _, reply) in queued.drain(..) {
             let _ = reply.send(Err(Error::Cancelled));
         }
-        let _ = std::fs::remove_dir_all(&local_dir);
         self.status
             .abandon_in_progress("the job attempt ended before it completed", self.clock.now_ms());
         end
@@ -446,7 +474,7 @@ impl LocalExecutor {
         retained: &mut RetainedCheckpoints,
         locations: &SnapshotLocations,
         savepoints: &mut HashMap<CheckpointId, SavepointRequest>,
-        send_all: &impl Fn(TaskControl),
+        deployment: &D::Deployment,
     ) -> Option<AttemptEnd> {
         match progress {
             Progress::Pending => None,
@@ -476,8 +504,11 @@ impl LocalExecutor {
                         let dir = CheckpointStorage::checkpoint_dir(id);
                         if let Err(e) = locations.checkpoints.write_metadata(&dir, &metadata).await {
                             let p = tracker.fail(id, e.to_string());
-                            return Box::pin(self.on_progress(p, tracker, retained, locations, savepoints, send_all))
+                            return Box::pin(self.on_progress(p, tracker, retained, locations, savepoints, deployment))
                                 .await;
+                        }
+                        if let Err(e) = self.record_completion(id, locations.checkpoints.url_of(&dir)).await {
+                            return Some(AttemptEnd::Fatal(e));
                         }
                         self.metrics.checkpoints_completed.fetch_add(1, Ordering::Relaxed);
                         self.status.checkpoint_completed(
@@ -489,7 +520,7 @@ impl LocalExecutor {
                             metadata.completed_at_ms,
                         );
                         tracing::info!(%id, size = metadata.state_size_bytes(), "checkpoint completed");
-                        send_all(TaskControl::CheckpointComplete(id));
+                        deployment.send_all(TaskControl::CheckpointComplete(id));
                         self.discard(retained.add(*metadata), locations).await;
                         None
                     }
@@ -513,8 +544,14 @@ impl LocalExecutor {
                         );
                         tracing::info!(%id, %location, "savepoint completed");
                         if request.stop {
+                            if let Err(e) = self.record_completion(id, location.clone()).await {
+                                let _ = request
+                                    .reply
+                                    .send(Err(Error::State(format!("savepoint {id} could not be recorded: {e}"))));
+                                return Some(AttemptEnd::Fatal(e));
+                            }
                             // Sinks commit what the savepoint covers; a restore from it finds it committed.
-                            send_all(TaskControl::CheckpointComplete(id));
+                            deployment.send_all(TaskControl::CheckpointComplete(id));
                             let _ = request.reply.send(Ok(location.clone()));
                             // Give tasks a moment to process the notification before cancelling.
                             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -525,6 +562,14 @@ impl LocalExecutor {
                     }
                 }
             }
+        }
+    }
+
+    /// Tells the recorder, if any, that checkpoint `id` completed.
+    async fn record_completion(&self, id: CheckpointId, location: String) -> Result<()> {
+        match &self.recorder {
+            Some(recorder) => recorder.record(id, location).await,
+            None => Ok(()),
         }
     }
 
@@ -548,7 +593,7 @@ impl LocalExecutor {
         tracker: &mut CheckpointTracker,
         retained: &mut RetainedCheckpoints,
         locations: &SnapshotLocations,
-        send_all: &impl Fn(TaskControl),
+        deployment: &D::Deployment,
     ) -> Result<()> {
         let id = tracker.allocate_id();
         if self.config.checkpoint.interval.is_some() {
@@ -563,6 +608,8 @@ impl LocalExecutor {
                 .checkpoints
                 .write_metadata(&CheckpointStorage::checkpoint_dir(id), &metadata)
                 .await?;
+            self.record_completion(id, locations.checkpoints.url_of(&CheckpointStorage::checkpoint_dir(id)))
+                .await?;
             tracing::info!(%id, "final checkpoint written");
             self.status.checkpoint_completed(
                 id,
@@ -574,7 +621,7 @@ impl LocalExecutor {
             );
             self.discard(retained.add(metadata), locations).await;
         }
-        send_all(TaskControl::JobFinished(id));
+        deployment.send_all(TaskControl::JobFinished(id));
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Every metric, its type, labels and unit is listed in `docs/operations.md`.
 
-use crate::executor::LocalExecutor;
+use crate::deployment::Deployer;
+use crate::executor::Executor;
 use crate::metrics::JobMetrics;
 use crate::status::{self, JobStatus};
 use axum::http::{header, StatusCode};
@@ -72,7 +73,7 @@ fn seconds(ns: u64) -> f64 {
 
 impl Exporter {
     /// The exporter of the job `executor` runs (or will run).
-    pub fn new(executor: &LocalExecutor) -> Self {
+    pub fn new<D: Deployer>(executor: &Executor<D>) -> Self {
         Self::from_parts(executor.metrics(), executor.status())
     }
 

@@ -12,8 +12,8 @@
 //! Modules: [`plan`] (graph → chains, pure), [`chain`] (running fused operators), [`exchange`]
 //! (partitioning and buffering outputs), [`input`] (receiving, barrier alignment), [`task`] (the
 //! task loops), [`checkpoint`] (checkpoint bookkeeping, metadata, retention), [`restore`]
-//! (mapping a snapshot onto new subtasks), [`restart`] (restart strategies), [`executor`] (the
-//! local job runner), [`config`], [`metrics`] (counters), [`status`] (state and checkpoint
+//! (mapping a snapshot onto new subtasks), [`restart`] (restart strategies), [`deployment`] (where
+//! an attempt's tasks run), [`executor`] (the job runner), [`config`], [`metrics`] (counters), [`status`] (state and checkpoint
 //! history), [`rest`] (the REST API), [`http`] (serving it), [`exporter`] (Prometheus `/metrics`).
 #![warn(missing_docs)]
 
@@ -21,6 +21,7 @@ pub mod build;
 pub mod chain;
 pub mod checkpoint;
 pub mod config;
+pub mod deployment;
 pub mod exchange;
 pub mod executor;
 pub mod exporter;
@@ -35,5 +36,6 @@ pub mod status;
 pub mod task;
 
 pub use config::{CheckpointConfig, JobConfig, RestoreFrom};
-pub use executor::{JobCommand, JobEnd, JobHandle, JobOutcome, LocalExecutor};
+pub use deployment::{DeployRequest, Deployer, Deployment, LocalDeployer};
+pub use executor::{CompletionRecorder, Executor, JobCommand, JobEnd, JobHandle, JobOutcome, LocalExecutor};
 pub use restart::RestartStrategy;

@@ -1,11 +1,13 @@
-//! [`JobService`] for the job run by a [`LocalExecutor`] in this process.
+//! [`JobService`] for the job run by an [`Executor`] in this process (locally, or as a cluster's
+//! coordinator).
 
 use super::model::{
     CheckpointCounts, CheckpointsView, JobDetail, JobSummary, SavepointRequest, SavepointStatus, TriggerResponse,
     VertexDetail,
 };
 use super::{ApiError, ApiResult, JobService};
-use crate::executor::{JobHandle, LocalExecutor};
+use crate::deployment::Deployer;
+use crate::executor::{Executor, JobHandle};
 use crate::metrics::{JobMetrics, OperatorEntry, TaskEntry};
 use crate::status::{self, JobState, JobStatus, StatusSnapshot, VertexInfo};
 use futures::future::BoxFuture;
@@ -96,7 +98,7 @@ fn checkpoints_view(snapshot: &StatusSnapshot) -> CheckpointsView {
 
 impl LocalJobService {
     /// The service of the job `executor` runs (or will run).
-    pub fn new(executor: &LocalExecutor) -> Self {
+    pub fn new<D: Deployer>(executor: &Executor<D>) -> Self {
         Self {
             status: executor.status(),
             metrics: executor.metrics(),
