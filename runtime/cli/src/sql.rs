@@ -18,6 +18,18 @@ use std::time::Duration;
 pub struct RunArgs {
     /// The SQL script.
     pub job: PathBuf,
+    /// How the job runs.
+    #[command(flatten)]
+    pub flags: ExecutionFlags,
+    /// HTTP surfaces (REST API, Prometheus metrics).
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+}
+
+/// How a SQL job runs: flags shared by `freshet run` and `freshet coordinator`; each overrides
+/// the script's `SET`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExecutionFlags {
     /// Parallel subtasks per operator (overrides `SET 'parallelism.default'`).
     #[arg(long, short = 'p')]
     pub parallelism: Option<u32>,
@@ -43,9 +55,6 @@ pub struct RunArgs {
     /// Local working directory for state (RocksDB) and temporary files.
     #[arg(long)]
     pub local_dir: Option<PathBuf>,
-    /// HTTP surfaces (REST API, Prometheus metrics).
-    #[command(flatten)]
-    pub endpoints: Endpoints,
 }
 
 /// Flags of `freshet explain`.
@@ -72,7 +81,7 @@ pub async fn plan_file(path: &Path, parallelism: Option<u32>) -> anyhow::Result<
 }
 
 /// The engine flags: command line first, then the script's settings, then defaults.
-pub fn job_options(args: &RunArgs, settings: &JobSettings) -> JobOptions {
+pub fn job_options(args: &ExecutionFlags, settings: &JobSettings) -> JobOptions {
     JobOptions {
         parallelism: args.parallelism.or(settings.parallelism).unwrap_or(1),
         checkpoint_dir: args
@@ -97,8 +106,8 @@ pub fn job_options(args: &RunArgs, settings: &JobSettings) -> JobOptions {
 
 /// `freshet run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let job = plan_file(&args.job, args.parallelism).await?;
-    let config = job_options(&args, &job.settings).job_config()?;
+    let job = plan_file(&args.job, args.flags.parallelism).await?;
+    let config = job_options(&args.flags, &job.settings).job_config()?;
     run_job(&job.graph, config, &args.endpoints).await?;
     Ok(())
 }

@@ -333,7 +333,7 @@ pub async fn build_attempt(
                 .collect::<Vec<_>>()
                 .join(" -> ");
             let uids = spec.nodes.iter().map(|n| graph.node(*n).uid.to_string()).collect();
-            let task_metrics = metrics.register_task(&name, uids, subtask);
+            let task_metrics = metrics.register_task(&name, uids, ci, subtask);
             let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
             controls.insert(id, ctl_tx);
             if source.is_some() {

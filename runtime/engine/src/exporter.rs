@@ -269,7 +269,7 @@ mod tests {
         op.count_in(7, 700);
         op.watermark.store(status::now_ms() - 2_000, Ordering::Relaxed);
         metrics
-            .register_task("src -> agg", vec!["agg-1".into()], 0)
+            .register_task("src -> agg", vec!["agg-1".into()], 0, 0)
             .busy_ns
             .store(1_500_000_000, Ordering::Relaxed);
         status.checkpoint_triggered(CheckpointId(1), CheckpointKind::Checkpoint, 1_000);

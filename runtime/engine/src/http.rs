@@ -17,6 +17,11 @@ impl HttpServer {
     /// Binds `addr` and serves `router` on it.
     pub async fn start(addr: SocketAddr, router: Router) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
+        Self::serve(listener, router)
+    }
+
+    /// Serves `router` on an already bound listener (e.g. bound early to publish its address).
+    pub fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {

@@ -113,6 +113,8 @@ pub struct TaskEntry {
     pub name: String,
     /// Uids of the operators fused in the task.
     pub operators: Vec<String>,
+    /// Index of the task's chain in the physical plan.
+    pub chain: usize,
     /// Subtask index.
     pub subtask: u32,
     /// The counters.
@@ -150,12 +152,14 @@ impl JobMetrics {
         m
     }
 
-    /// Registers a task's counters; `operators` are the uids of its fused operators.
-    pub fn register_task(&self, name: &str, operators: Vec<String>, subtask: u32) -> Arc<TaskMetrics> {
+    /// Registers the counters of subtask `subtask` of chain `chain`; `operators` are the uids
+    /// of its fused operators.
+    pub fn register_task(&self, name: &str, operators: Vec<String>, chain: usize, subtask: u32) -> Arc<TaskMetrics> {
         let m = Arc::new(TaskMetrics::default());
         self.tasks.lock().push(TaskEntry {
             name: name.to_string(),
             operators,
+            chain,
             subtask,
             metrics: m.clone(),
         });

@@ -132,6 +132,8 @@ pub struct StatusSnapshot {
     pub restarts: u32,
     /// The reason of the last failure (a task failure or the job's failure).
     pub last_failure: Option<String>,
+    /// What the job waits for, when it waits (e.g. task slots), for humans.
+    pub note: Option<String>,
     /// The job graph's vertices.
     pub vertices: Vec<VertexInfo>,
     /// Checkpoints and savepoints, newest first (at most [`CHECKPOINT_HISTORY`]).
@@ -171,6 +173,7 @@ struct Inner {
     end_time_ms: Option<i64>,
     restarts: u32,
     last_failure: Option<String>,
+    note: Option<String>,
     vertices: Vec<VertexInfo>,
     checkpoints: VecDeque<CheckpointRecord>,
     completed: u64,
@@ -211,8 +214,14 @@ impl Default for JobStatus {
 impl JobStatus {
     /// A job in state CREATED with a new id, started now.
     pub fn new() -> Self {
+        Self::with_id(new_id())
+    }
+
+    /// A job in state CREATED with the given id (e.g. kept across coordinator failovers),
+    /// started now.
+    pub fn with_id(id: String) -> Self {
         Self {
-            id: new_id(),
+            id,
             start_time_ms: now_ms(),
             inner: Mutex::new(Inner {
                 name: String::new(),
@@ -220,12 +229,18 @@ impl JobStatus {
                 end_time_ms: None,
                 restarts: 0,
                 last_failure: None,
+                note: None,
                 vertices: Vec::new(),
                 checkpoints: VecDeque::new(),
                 completed: 0,
                 failed: 0,
             }),
         }
+    }
+
+    /// Sets or clears what the job waits for (shown by the REST API as `status_message`).
+    pub fn set_note(&self, note: Option<String>) {
+        self.inner.lock().note = note;
     }
 
     /// The job's id.
@@ -383,6 +398,7 @@ impl JobStatus {
             end_time_ms: inner.end_time_ms,
             restarts: inner.restarts,
             last_failure: inner.last_failure.clone(),
+            note: inner.note.clone(),
             vertices: inner.vertices.clone(),
             checkpoints: inner.checkpoints.iter().cloned().collect(),
             completed: inner.completed,

@@ -68,6 +68,26 @@ impl KubernetesStore {
         }
     }
 
+    /// A store on the Lease `name` in `namespace` (default: the pod's own namespace, from
+    /// `POD_NAMESPACE` or the service account), with the client configuration of the
+    /// environment (in-cluster service account, or `KUBECONFIG`).
+    pub async fn from_environment(
+        namespace: Option<&str>,
+        name: impl Into<String>,
+        timing: LeaseTiming,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let config = kube::Config::infer()
+            .await
+            .map_err(|e| HaError::Config(format!("no Kubernetes client configuration: {e}")))?;
+        let namespace = namespace
+            .map(str::to_string)
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let client = kube::Client::try_from(config).map_err(|e| HaError::Kube(Box::new(e)))?;
+        Ok(Self::new(client, &namespace, name, timing, clock))
+    }
+
     /// Makes a Lease this store creates owned by `owner` (the StreamJob), so it is deleted with
     /// the job but survives coordinator pods. A Lease that already exists keeps its owners.
     pub fn with_owner(mut self, owner: OwnerReference) -> Self {

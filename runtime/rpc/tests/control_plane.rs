@@ -11,8 +11,8 @@ use freshet_rpc::proto::worker_server::{Worker, WorkerServer};
 use freshet_rpc::proto::{
     Ack, AcknowledgeCheckpointRequest, CancelTasksRequest, CheckpointCompleteNotice, DeclineCheckpointRequest,
     DeployTasksRequest, DeployTasksResponse, HeartbeatRequest, HeartbeatResponse, OperatorStateHandle,
-    RegisterWorkerRequest, RegisterWorkerResponse, StopWithSavepointRequest, TaskFailureReport, TaskFinishedReport,
-    TaskId, TriggerCheckpointRequest,
+    RegisterWorkerRequest, RegisterWorkerResponse, TaskExitReport, TaskFailureReport, TaskFinishedReport, TaskId,
+    TriggerCheckpointRequest,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,6 +85,10 @@ impl Coordinator for TestCoordinator {
     async fn report_task_failure(&self, _: Request<TaskFailureReport>) -> Result<Response<Ack>, Status> {
         Ok(Response::new(Ack {}))
     }
+
+    async fn report_task_exited(&self, _: Request<TaskExitReport>) -> Result<Response<Ack>, Status> {
+        Ok(Response::new(Ack {}))
+    }
 }
 
 /// A worker whose single source task acknowledges every checkpoint at once.
@@ -132,10 +136,6 @@ impl Worker for TestWorker {
     }
 
     async fn notify_checkpoint_complete(&self, _: Request<CheckpointCompleteNotice>) -> Result<Response<Ack>, Status> {
-        Ok(Response::new(Ack {}))
-    }
-
-    async fn stop_with_savepoint(&self, _: Request<StopWithSavepointRequest>) -> Result<Response<Ack>, Status> {
         Ok(Response::new(Ack {}))
     }
 

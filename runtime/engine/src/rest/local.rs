@@ -128,6 +128,7 @@ impl LocalJobService {
             end_time_ms: s.end_time_ms,
             restarts: s.restarts,
             last_failure: s.last_failure,
+            status_message: s.note,
         })
     }
 

@@ -63,6 +63,8 @@ pub struct JobDetail {
     pub restarts: u32,
     /// Reason of the last failure.
     pub last_failure: Option<String>,
+    /// What the job waits for, if it waits (e.g. "waiting for 2 more task slots ...").
+    pub status_message: Option<String>,
     /// The job graph's vertices.
     pub vertices: Vec<VertexDetail>,
 }

@@ -137,7 +137,7 @@ fn vertices_sum_subtasks_and_take_the_lowest_watermark() {
     a0.watermark.store(2_000, std::sync::atomic::Ordering::Relaxed);
     a1.watermark.store(1_000, std::sync::atomic::Ordering::Relaxed);
     b0.watermark.store(i64::MAX, std::sync::atomic::Ordering::Relaxed);
-    metrics.register_task("map -> sink", vec!["a".into(), "b".into()], 0);
+    metrics.register_task("map -> sink", vec!["a".into(), "b".into()], 0, 0);
     let vertices = vec![
         VertexInfo {
             id: "a".into(),

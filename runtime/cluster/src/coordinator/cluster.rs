@@ -1,0 +1,243 @@
+//! The coordinator's view of its workers: registrations, heartbeats, liveness, and where the
+//! reports of the running attempt go.
+
+use crate::placement::{Placement, WorkerSlots};
+use crate::wire;
+use freshet_core::{Error, Result};
+use freshet_engine::metrics::{OperatorMetrics, TaskMetrics};
+use freshet_engine::task::{TaskEvent, TaskRef};
+use freshet_rpc::proto;
+use freshet_rpc::proto::worker_client::WorkerClient;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+
+/// A registered worker.
+#[derive(Clone, Debug)]
+pub struct WorkerEntry {
+    /// Where it serves the `Worker` service.
+    pub control_address: String,
+    /// Where it serves the data plane.
+    pub data_address: String,
+    /// Slots it offers.
+    pub slots: u32,
+    /// When its last heartbeat (or registration) arrived.
+    pub last_heartbeat: Instant,
+    /// A client of its `Worker` service.
+    pub client: WorkerClient<Channel>,
+}
+
+/// Where the reports of the running attempt go.
+pub struct AttemptRoute {
+    /// The job's id.
+    pub job_id: String,
+    /// The attempt as numbered on the wire.
+    pub attempt: u64,
+    /// Checkpoint events for the executor.
+    pub events: mpsc::UnboundedSender<TaskEvent>,
+    /// Task exits (and worker losses) for the deployment.
+    pub exits: mpsc::UnboundedSender<(TaskRef, Result<()>)>,
+    /// Where every task runs.
+    pub placement: Placement,
+    /// The coordinator's mirror of every operator subtask's counters.
+    pub operators: HashMap<(String, u32), Arc<OperatorMetrics>>,
+    /// The coordinator's mirror of every task's counters.
+    pub tasks: HashMap<TaskRef, Arc<TaskMetrics>>,
+}
+
+impl AttemptRoute {
+    fn matches(&self, job_id: &str, attempt: u64) -> bool {
+        self.job_id == job_id && self.attempt == attempt
+    }
+}
+
+/// Registered workers and the running attempt.
+pub struct Cluster {
+    /// This coordinator's session (a new one per process and leadership term).
+    pub session: String,
+    /// How often workers send heartbeats.
+    pub heartbeat_interval: Duration,
+    /// After how long without one a worker is lost.
+    pub heartbeat_timeout: Duration,
+    workers: Mutex<BTreeMap<String, WorkerEntry>>,
+    changed: Notify,
+    route: Mutex<Option<AttemptRoute>>,
+}
+
+impl Cluster {
+    /// A cluster with no workers yet.
+    pub fn new(session: String, heartbeat_interval: Duration, heartbeat_timeout: Duration) -> Self {
+        Self {
+            session,
+            heartbeat_interval,
+            heartbeat_timeout,
+            workers: Mutex::new(BTreeMap::new()),
+            changed: Notify::new(),
+            route: Mutex::new(None),
+        }
+    }
+
+    /// Registers (or re-registers) a worker. A worker that re-registers while the running
+    /// attempt uses it has lost its tasks: the attempt fails.
+    pub fn register(&self, request: &proto::RegisterWorkerRequest) -> Result<()> {
+        if request.worker_id.is_empty() {
+            return Err(Error::Config("a worker registered without an id".into()));
+        }
+        if request.slots == 0 {
+            return Err(Error::Config(format!("worker '{}' offers no slots", request.worker_id)));
+        }
+        let channel = Endpoint::from_shared(request.control_address.clone())
+            .map_err(|e| Error::Config(format!("worker '{}' control address: {e}", request.worker_id)))?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let entry = WorkerEntry {
+            control_address: request.control_address.clone(),
+            data_address: request.data_address.clone(),
+            slots: request.slots,
+            last_heartbeat: Instant::now(),
+            client: WorkerClient::new(channel),
+        };
+        let previous = self.workers.lock().insert(request.worker_id.clone(), entry);
+        if previous.is_some() {
+            self.fail_attempt_on(&request.worker_id, "the worker re-registered (it restarted)");
+        }
+        tracing::info!(worker = %request.worker_id, address = %request.control_address, slots = request.slots, "worker registered");
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Records a heartbeat and mirrors its counters.
+    pub fn heartbeat(&self, request: &proto::HeartbeatRequest) -> proto::HeartbeatResponse {
+        let known = {
+            let mut workers = self.workers.lock();
+            match workers.get_mut(&request.worker_id) {
+                Some(w) if request.coordinator_session == self.session => {
+                    w.last_heartbeat = Instant::now();
+                    true
+                }
+                _ => false,
+            }
+        };
+        if known {
+            if let Some(route) = self.route.lock().as_ref() {
+                for c in &request.operators {
+                    if c.attempt == route.attempt {
+                        if let Some(m) = route.operators.get(&(c.operator_uid.clone(), c.subtask)) {
+                            wire::mirror_operator(c, m);
+                        }
+                    }
+                }
+                for c in &request.task_counters {
+                    let Ok(task) = wire::task_ref(c.task) else { continue };
+                    if c.attempt == route.attempt {
+                        if let Some(m) = route.tasks.get(&task) {
+                            wire::mirror_task(c, m);
+                        }
+                    }
+                }
+            }
+        }
+        proto::HeartbeatResponse {
+            reregister: !known,
+            heartbeat_timeout_ms: self.heartbeat_timeout.as_millis() as u64,
+        }
+    }
+
+    /// Every registered worker's slots, in id order.
+    pub fn worker_slots(&self) -> Vec<WorkerSlots> {
+        self.workers
+            .lock()
+            .iter()
+            .map(|(id, w)| WorkerSlots {
+                worker: id.clone(),
+                free: w.slots,
+            })
+            .collect()
+    }
+
+    /// A registered worker.
+    pub fn worker(&self, id: &str) -> Option<WorkerEntry> {
+        self.workers.lock().get(id).cloned()
+    }
+
+    /// Number of registered workers.
+    pub fn worker_count(&self) -> usize {
+        self.workers.lock().len()
+    }
+
+    /// Waits until the set of workers changes (or `timeout` passes).
+    pub async fn changed(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.changed.notified()).await;
+    }
+
+    /// Forgets a worker that died or cannot be reached; the attempt using it fails.
+    pub fn remove_worker(&self, id: &str, reason: &str) {
+        if self.workers.lock().remove(id).is_some() {
+            tracing::warn!(worker = %id, %reason, "worker lost");
+            self.fail_attempt_on(id, reason);
+            self.changed.notify_waiters();
+        }
+    }
+
+    fn fail_attempt_on(&self, worker: &str, reason: &str) {
+        if let Some(route) = self.route.lock().as_ref() {
+            if let Some(task) = route.placement.tasks_on(worker).first() {
+                let _ = route.exits.send((
+                    *task,
+                    Err(Error::ChannelClosed(format!("worker '{worker}' lost: {reason}"))),
+                ));
+            }
+        }
+    }
+
+    /// Routes reports of `route`'s attempt to it from now on.
+    pub fn set_route(&self, route: AttemptRoute) {
+        *self.route.lock() = Some(route);
+    }
+
+    /// Stops routing reports of attempt `attempt`.
+    pub fn clear_route(&self, attempt: u64) {
+        let mut route = self.route.lock();
+        if route.as_ref().is_some_and(|r| r.attempt == attempt) {
+            *route = None;
+        }
+    }
+
+    /// Delivers a checkpoint event of attempt `attempt` of `job_id` (dropped if stale).
+    pub fn event(&self, job_id: &str, attempt: u64, event: TaskEvent) {
+        if let Some(route) = self.route.lock().as_ref().filter(|r| r.matches(job_id, attempt)) {
+            let _ = route.events.send(event);
+        }
+    }
+
+    /// Delivers a task exit of attempt `attempt` of `job_id` (dropped if stale).
+    pub fn exit(&self, job_id: &str, attempt: u64, task: TaskRef, result: Result<()>) {
+        if let Some(route) = self.route.lock().as_ref().filter(|r| r.matches(job_id, attempt)) {
+            let _ = route.exits.send((task, result));
+        }
+    }
+
+    /// Declares workers lost whose last heartbeat is older than the timeout; runs forever.
+    pub async fn watch_liveness(self: Arc<Self>) {
+        let mut ticker = tokio::time::interval((self.heartbeat_interval / 2).max(Duration::from_millis(10)));
+        loop {
+            ticker.tick().await;
+            let expired: Vec<String> = self
+                .workers
+                .lock()
+                .iter()
+                .filter(|(_, w)| w.last_heartbeat.elapsed() > self.heartbeat_timeout)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in expired {
+                let reason = format!("no heartbeat for {} ms", self.heartbeat_timeout.as_millis());
+                self.remove_worker(&id, &reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Leading through the HA store: wait for the lease, keep renewing it, step down when renewal
+//! fails for the renew deadline, and record every completed checkpoint with fencing, so that a
+//! deposed leader can neither record a checkpoint nor let its sinks commit one.
+
+use freshet_core::{CheckpointId, Clock, Error, Result, SystemClock};
+use freshet_engine::CompletionRecorder;
+use freshet_ha::election::must_step_down;
+use freshet_ha::{
+    AnyStore, Candidate, CheckpointPointer, Election, HaError, HaMetadata, HaStore, Leadership, RecordStore,
+};
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// This process's leadership, kept current by [`Leader::keep_renewing`].
+pub struct Leader {
+    store: AnyStore,
+    candidate: Candidate,
+    leadership: Mutex<Leadership>,
+    metadata: Mutex<HaMetadata>,
+    lost: watch::Sender<Option<String>>,
+}
+
+impl Leader {
+    /// Waits until `candidate` leads (logging who leads meanwhile).
+    pub async fn acquire(store: AnyStore, candidate: Candidate) -> Result<Arc<Leader>> {
+        let mut reported: Option<String> = None;
+        loop {
+            match store.try_acquire_or_renew(&candidate).await {
+                Ok(Election::Leader(leadership)) => {
+                    let metadata = store.read_metadata(&leadership).await.map_err(ha_error)?;
+                    tracing::info!(identity = %candidate.identity, term = leadership.term(), "acquired leadership");
+                    let (lost, _) = watch::channel(None);
+                    return Ok(Arc::new(Leader {
+                        store,
+                        candidate,
+                        leadership: Mutex::new(leadership),
+                        metadata: Mutex::new(metadata),
+                        lost,
+                    }));
+                }
+                Ok(Election::Follower(leader)) => {
+                    let who = leader.map(|l| l.identity).unwrap_or_else(|| "nobody".into());
+                    if reported.as_deref() != Some(who.as_str()) {
+                        tracing::info!(leader = %who, "standing by");
+                        eprintln!("standby: the leader is {who}");
+                        reported = Some(who);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "election round failed"),
+            }
+            tokio::time::sleep(store.timing().retry_period()).await;
+        }
+    }
+
+    /// The leadership term (the fencing token).
+    pub fn term(&self) -> u64 {
+        self.leadership.lock().term()
+    }
+
+    /// The HA metadata as read at acquisition (and as written since).
+    pub fn metadata(&self) -> HaMetadata {
+        self.metadata.lock().clone()
+    }
+
+    /// Writes `metadata` if this process still leads.
+    pub async fn write_metadata(&self, metadata: HaMetadata) -> Result<()> {
+        let leadership = self.leadership.lock().clone();
+        match self.store.write_metadata(&leadership, &metadata).await {
+            Ok(next) => {
+                *self.leadership.lock() = next;
+                *self.metadata.lock() = metadata;
+                Ok(())
+            }
+            Err(e) => {
+                if e.is_fenced() {
+                    self.step_down(&e.to_string());
+                }
+                Err(ha_error(e))
+            }
+        }
+    }
+
+    /// Resolves with the reason once leadership is lost.
+    pub async fn lost(&self) -> String {
+        let mut rx = self.lost.subscribe();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return "the leadership watch closed".into();
+            }
+        }
+    }
+
+    fn step_down(&self, reason: &str) {
+        tracing::error!(%reason, "lost leadership");
+        self.lost.send_replace(Some(reason.to_string()));
+    }
+
+    /// Renews the lease every retry period; steps down when it could not renew for the renew
+    /// deadline or another contender holds the lease. Runs until then.
+    pub async fn keep_renewing(self: Arc<Self>) {
+        let clock = SystemClock;
+        loop {
+            tokio::time::sleep(self.store.timing().retry_period()).await;
+            let renewed_at = self.leadership.lock().renewed_at_ms();
+            match self.store.try_acquire_or_renew(&self.candidate).await {
+                Ok(Election::Leader(l)) if l.term() == self.term() => *self.leadership.lock() = l,
+                Ok(Election::Leader(_)) | Ok(Election::Follower(_)) => {
+                    self.step_down("another coordinator holds the lease");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
+            }
+            if must_step_down(renewed_at, clock.now_ms(), self.store.timing())
+                && self.leadership.lock().renewed_at_ms() == renewed_at
+            {
+                self.step_down("the lease could not be renewed within the renew deadline");
+                return;
+            }
+        }
+    }
+}
+
+fn ha_error(e: HaError) -> Error {
+    Error::State(format!("HA store: {e}"))
+}
+
+/// Records completed checkpoints in the HA store (fenced).
+pub struct HaRecorder {
+    /// The leadership to write with.
+    pub leader: Arc<Leader>,
+}
+
+impl CompletionRecorder for HaRecorder {
+    fn record(&self, id: CheckpointId, location: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let mut metadata = self.leader.metadata();
+            metadata.latest_checkpoint = Some(CheckpointPointer { id, path: location });
+            self.leader.write_metadata(metadata).await
+        })
+    }
+}
