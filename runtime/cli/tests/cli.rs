@@ -1,7 +1,8 @@
 //! End-to-end tests of the `freshet` binary and the example job: determinism across
 //! parallelism, exactly-once output under injected task failures, SIGKILL of the process and
 //! `--restore latest` (also of SQL changelogs written as upsert files), savepoints with rescaling,
-//! and Ctrl-C stop-with-savepoint.
+//! and Ctrl-C stop-with-savepoint; the HTTP surfaces (`surfaces`) and the cluster roles with
+//! worker kills and coordinator failover (`cluster`).
 
 use freshet_cli::examples::hot_items::{self, HotItemsJob};
 use freshet_connectors::nexmark::NexmarkConfig;
@@ -16,6 +17,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_freshet");
 
 #[path = "surfaces/mod.rs"]
 mod surfaces;
+
+#[path = "cluster/mod.rs"]
+mod cluster;
 
 /// The committed output: every line of every visible file, sorted.
 fn committed_lines(dir: &Path) -> Vec<String> {

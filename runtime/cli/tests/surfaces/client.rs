@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A `freshet run` process; killed when dropped.
+/// A `freshet` process (`run`, `coordinator` or `worker`); killed when dropped.
 pub struct RunningJob {
     pub child: Child,
     /// The REST API's address, if it was asked for.
@@ -16,6 +16,8 @@ pub struct RunningJob {
     pub metrics: Option<SocketAddr>,
     /// Everything written to stderr so far.
     pub stderr: Arc<Mutex<String>>,
+    /// Addresses the process announced on stderr, by kind (`rest`, `metrics`, `rpc`, `worker`).
+    announced: Arc<Mutex<Vec<(&'static str, SocketAddr)>>>,
 }
 
 impl Drop for RunningJob {
@@ -30,50 +32,76 @@ fn address_after(line: &str, prefix: &str) -> Option<SocketAddr> {
     rest.trim().trim_end_matches("/metrics").parse().ok()
 }
 
+/// What the process prints when it listens: (kind, the text before the address).
+const ANNOUNCEMENTS: [(&str, &str); 4] = [
+    ("rest", "REST API listening on http://"),
+    ("metrics", "Metrics listening on http://"),
+    ("rpc", "Coordinator RPC listening on "),
+    ("worker", " listening on "),
+];
+
 impl RunningJob {
     /// Starts `freshet run script args...` and waits until the asked-for endpoints listen.
     pub fn start(script: &Path, args: &[&str]) -> Self {
+        let mut full = vec!["run", script.to_str().expect("a UTF-8 path")];
+        full.extend_from_slice(args);
+        let mut job = Self::spawn(&full);
+        job.await_endpoints(args);
+        job
+    }
+
+    /// Starts `freshet args...` without waiting for anything.
+    pub fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(crate::BIN)
-            .arg("run")
-            .arg(script)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("freshet starts");
-        let want_rest = args.contains(&"--rest-addr");
-        let want_metrics = args.contains(&"--metrics-addr");
         let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
+        let announced = Arc::new(Mutex::new(Vec::new()));
         let pipe = child.stderr.take().expect("stderr piped");
-        let sink = stderr.clone();
+        let (sink, seen) = (stderr.clone(), announced.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Some(a) = address_after(&line, "REST API listening on http://") {
-                    let _ = tx.send(("rest", a));
-                }
-                if let Some(a) = address_after(&line, "Metrics listening on http://") {
-                    let _ = tx.send(("metrics", a));
+                for (kind, prefix) in ANNOUNCEMENTS {
+                    if let Some(a) = address_after(&line, prefix) {
+                        seen.lock().unwrap().push((kind, a));
+                        break;
+                    }
                 }
                 sink.lock().unwrap().push_str(&(line + "\n"));
             }
         });
-        let mut job = RunningJob {
+        RunningJob {
             child,
             rest: None,
             metrics: None,
             stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while (want_rest && job.rest.is_none()) || (want_metrics && job.metrics.is_none()) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(("rest", a)) => job.rest = Some(a),
-                Ok((_, a)) => job.metrics = Some(a),
-                Err(_) => panic!("the endpoints never listened; stderr:\n{}", job.stderr()),
-            }
+            announced,
         }
-        job
+    }
+
+    /// Waits for the endpoints `args` ask for (`--rest-addr`, `--metrics-addr`).
+    pub fn await_endpoints(&mut self, args: &[&str]) {
+        if args.contains(&"--rest-addr") {
+            self.rest = Some(self.address("rest", Duration::from_secs(30)));
+        }
+        if args.contains(&"--metrics-addr") {
+            self.metrics = Some(self.address("metrics", Duration::from_secs(30)));
+        }
+    }
+
+    /// The address the process announced for `kind`, waiting up to `timeout` for it.
+    pub fn address(&self, kind: &str, timeout: Duration) -> SocketAddr {
+        poll(&format!("the {kind} address"), timeout, || {
+            self.announced
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, a)| *a)
+        })
     }
 
     /// Stderr so far.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Runs `promtool check metrics` on `text`; panics when promtool is missing (scripts/test.sh
 /// installs it) or finds a problem.
-fn promtool_check(text: &str) {
+pub fn promtool_check(text: &str) {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -43,7 +43,7 @@ fn sample(text: &str, name: &str, with: &str) -> Option<f64> {
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
-fn total(text: &str, name: &str) -> f64 {
+pub fn total(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

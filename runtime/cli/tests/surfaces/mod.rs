@@ -1,6 +1,6 @@
 //! The HTTP surfaces of `freshet run` through the real binary on loopback: the REST API
 //! (`rest`) and the Prometheus endpoint (`metrics`).
 
-mod client;
-mod metrics;
+pub mod client;
+pub mod metrics;
 mod rest;

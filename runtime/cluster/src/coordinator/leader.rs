@@ -2,7 +2,7 @@
 //! fails for the renew deadline, and record every completed checkpoint with fencing, so that a
 //! deposed leader can neither record a checkpoint nor let its sinks commit one.
 
-use freshet_core::{CheckpointId, Clock, Error, Result, SystemClock};
+use freshet_core::{CheckpointId, Error, Result};
 use freshet_engine::CompletionRecorder;
 use freshet_ha::election::must_step_down;
 use freshet_ha::{
@@ -82,6 +82,11 @@ impl Leader {
         }
     }
 
+    /// Why leadership was lost, if it was.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.borrow().clone()
+    }
+
     /// Resolves with the reason once leadership is lost.
     pub async fn lost(&self) -> String {
         let mut rx = self.lost.subscribe();
@@ -103,7 +108,6 @@ impl Leader {
     /// Renews the lease every retry period; steps down when it could not renew for the renew
     /// deadline or another contender holds the lease. Runs until then.
     pub async fn keep_renewing(self: Arc<Self>) {
-        let clock = SystemClock;
         loop {
             tokio::time::sleep(self.store.timing().retry_period()).await;
             let renewed_at = self.leadership.lock().renewed_at_ms();
@@ -115,7 +119,7 @@ impl Leader {
                 }
                 Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
             }
-            if must_step_down(renewed_at, clock.now_ms(), self.store.timing())
+            if must_step_down(renewed_at, self.store.clock().now_ms(), self.store.timing())
                 && self.leadership.lock().renewed_at_ms() == renewed_at
             {
                 self.step_down("the lease could not be renewed within the renew deadline");

@@ -184,6 +184,14 @@ pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> R
         outcome = executor.run(&graph) => outcome.map_err(ClusterError::from),
         reason = lost => Err(ClusterError::Config(format!("this coordinator lost its leadership: {reason}"))),
     };
+    // A job that failed because this process lost the lead (e.g. a fenced checkpoint record)
+    // says so.
+    let outcome = match (outcome, leader.as_ref().and_then(|l| l.lost_reason())) {
+        (Err(_), Some(reason)) => Err(ClusterError::Config(format!(
+            "this coordinator lost its leadership: {reason}"
+        ))),
+        (outcome, _) => outcome,
+    };
     if let Some(r) = renewing {
         r.abort();
     }
@@ -192,7 +200,7 @@ pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> R
         s.stop();
     }
     let _ = stop_rpc.send(());
-    let _ = rpc_task.await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), rpc_task).await;
     outcome
 }
 

@@ -14,6 +14,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 
+/// How long a call to the coordinator may take: a coordinator that does not answer within it
+/// (e.g. a paused process) counts as gone, and the worker looks for the leader again.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long to wait before looking for the coordinator again.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -44,7 +48,7 @@ async fn connect(address: &str) -> Option<CoordinatorClient<Channel>> {
     let endpoint = Endpoint::from_shared(address.to_string())
         .ok()?
         .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
+        .timeout(CALL_TIMEOUT)
         .tcp_nodelay(true);
     endpoint.connect().await.ok().map(CoordinatorClient::new)
 }
