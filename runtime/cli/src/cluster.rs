@@ -4,7 +4,7 @@ use crate::options::parse_duration;
 use crate::sql::{job_options, plan_file, ExecutionFlags};
 use anyhow::{bail, Context};
 use clap::Args;
-use freshet_cluster::coordinator::{self, CoordinatorConfig};
+use freshet_cluster::coordinator::{self, CoordinatorConfig, CoordinatorEnd};
 use freshet_cluster::worker::{Worker, WorkerConfig};
 use freshet_cluster::JobCompiler;
 use freshet_core::SystemClock;
@@ -210,10 +210,17 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
         ha: args.ha.store().await?,
         identity: args.identity.clone().unwrap_or_else(default_identity),
     };
-    let outcome = coordinator::run(config, Arc::new(SqlCompiler))
+    let end = coordinator::run(config, Arc::new(SqlCompiler))
         .await
         .context("coordinator")?;
     let _ = std::fs::remove_dir_all(&local_dir);
+    let outcome = match end {
+        CoordinatorEnd::Job(outcome) => outcome,
+        CoordinatorEnd::AlreadyEnded(how) => {
+            eprintln!("the job already ended ({how}); nothing to run");
+            return Ok(());
+        }
+    };
     match &outcome.end {
         JobEnd::Finished => eprintln!(
             "job finished ({} restarts, last checkpoint {})",

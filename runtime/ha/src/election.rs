@@ -290,6 +290,7 @@ mod tests {
                 id: CheckpointId(id),
                 path: format!("file:///cp/{id}"),
             }),
+            job_ended: None,
         };
         assert!(check_metadata_update(&HaMetadata::default(), &at(3)).is_ok());
         assert!(check_metadata_update(&at(3), &at(3)).is_ok());

@@ -142,6 +142,7 @@ mod tests {
                     id: CheckpointId(42),
                     path: "s3://cp/orders/chk-42".into(),
                 }),
+                job_ended: None,
             },
         }
     }

@@ -49,6 +49,10 @@ pub struct HaMetadata {
     pub job_id: Option<String>,
     /// The latest completed checkpoint, if any.
     pub latest_checkpoint: Option<CheckpointPointer>,
+    /// How the job ended (e.g. `FINISHED`, `CANCELLED`, `STOPPED at <savepoint>`), once it did:
+    /// a coordinator that takes over an ended job does not run it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_ended: Option<String>,
 }
 
 /// The whole stored record.

@@ -109,6 +109,17 @@ fn leader_killed_mid_run_is_replaced_by_the_standby_exactly_once() {
         "{stderr}"
     );
     assert_eq!(output(&run), expected);
+
+    // The end is recorded and the lease released: a late coordinator leads at once and runs
+    // nothing.
+    let script = throttled_script(&run, 5_000);
+    let ha = format!("file:{}", dir.path().join("ha").display());
+    let mut late_flags = vec!["--ha", ha.as_str(), "--identity", "c"];
+    late_flags.extend_from_slice(&HA_TIMING);
+    let mut c = coordinator(&script, &run.join("chk"), 2, &late_flags);
+    let stderr = finished(&mut c, Duration::from_secs(10));
+    assert!(stderr.contains("the job already ended (FINISHED)"), "{stderr}");
+    assert_eq!(output(&run), expected);
 }
 
 #[test]

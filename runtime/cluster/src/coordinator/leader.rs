@@ -82,6 +82,12 @@ impl Leader {
         }
     }
 
+    /// Gives the lease up, so a standby can take over at once.
+    pub async fn release(&self) -> Result<()> {
+        let leadership = self.leadership.lock().clone();
+        self.store.release(&leadership).await.map_err(ha_error)
+    }
+
     /// Why leadership was lost, if it was.
     pub fn lost_reason(&self) -> Option<String> {
         self.lost.borrow().clone()
@@ -146,5 +152,61 @@ impl CompletionRecorder for HaRecorder {
             metadata.latest_checkpoint = Some(CheckpointPointer { id, path: location });
             self.leader.write_metadata(metadata).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use freshet_core::ManualClock;
+    use freshet_ha::{FileStore, LeaderAddresses, LeaseTiming};
+    use std::time::Duration;
+
+    fn candidate(id: &str) -> Candidate {
+        Candidate {
+            identity: id.into(),
+            addresses: LeaderAddresses {
+                rpc: format!("{id}:1"),
+                rest: format!("http://{id}:2"),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deposed_leader_cannot_record_a_checkpoint() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let clock = Arc::new(ManualClock::new(1_000));
+        let timing = LeaseTiming::new(
+            Duration::from_secs(2),
+            Duration::from_millis(1_500),
+            Duration::from_millis(10),
+        )
+        .map_err(ha_error)?;
+        let store: AnyStore = FileStore::new(dir.path(), timing, clock.clone())
+            .map_err(ha_error)?
+            .into();
+        let a = Leader::acquire(store.clone(), candidate("a")).await?;
+        let recorder_a = HaRecorder { leader: a.clone() };
+        recorder_a.record(CheckpointId(3), "file:///chk/3".into()).await?;
+
+        // `a` stalls past its lease; `b` takes over and sees a's last record.
+        clock.advance(2_500);
+        let b = Leader::acquire(store.clone(), candidate("b")).await?;
+        assert!(b.term() > a.term());
+        assert_eq!(b.metadata().latest_checkpoint.map(|p| p.id), Some(CheckpointId(3)));
+        HaRecorder { leader: b.clone() }
+            .record(CheckpointId(4), "file:///chk/4".into())
+            .await?;
+
+        // `a` wakes up: its record is fenced and it knows it lost the lead.
+        let err = recorder_a
+            .record(CheckpointId(5), "file:///chk/5".into())
+            .await
+            .expect_err("a deposed leader's record must fail");
+        assert!(err.to_string().contains("fenced"), "{err}");
+        assert!(a.lost_reason().is_some());
+        let reader = Leader::acquire(store, candidate("b")).await?;
+        assert_eq!(reader.metadata().latest_checkpoint.map(|p| p.id), Some(CheckpointId(4)));
+        Ok(())
     }
 }

@@ -17,7 +17,7 @@ use freshet_engine::config::{JobConfig, RestoreFrom};
 use freshet_engine::exporter::{self, Exporter};
 use freshet_engine::http::HttpServer;
 use freshet_engine::rest::{self, JobService, LocalJobService};
-use freshet_engine::{Executor, JobOutcome};
+use freshet_engine::{Executor, JobEnd, JobOutcome};
 use freshet_ha::{AnyStore, Candidate, LeaderAddresses};
 use freshet_rpc::proto::coordinator_server::CoordinatorServer;
 use leader::{HaRecorder, Leader};
@@ -56,6 +56,24 @@ pub struct CoordinatorConfig {
     pub identity: String,
 }
 
+/// How a coordinator's run ended.
+#[derive(Debug)]
+pub enum CoordinatorEnd {
+    /// It ran the job to its end (finished, stopped with a savepoint, or cancelled).
+    Job(JobOutcome),
+    /// It took over a job the HA store records as ended (how), so it ran nothing.
+    AlreadyEnded(String),
+}
+
+/// How an outcome is recorded in the HA store.
+fn ended(outcome: &JobOutcome) -> String {
+    match &outcome.end {
+        JobEnd::Finished => "FINISHED".into(),
+        JobEnd::Cancelled => "CANCELLED".into(),
+        JobEnd::Stopped { savepoint } => format!("STOPPED at {savepoint}"),
+    }
+}
+
 /// The address a bound socket is reached at.
 fn advertised(host: &Option<String>, addr: SocketAddr) -> String {
     format!(
@@ -73,7 +91,7 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
 
 /// Runs the coordinator until its job ends. With HA, waits to lead first, restores the job
 /// from the checkpoint the HA store records, and stops (with an error) if it loses the lead.
-pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> Result<JobOutcome> {
+pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> Result<CoordinatorEnd> {
     let graph = compiler
         .compile(&config.script, config.parallelism, config.default_name.as_deref())
         .await?;
@@ -109,6 +127,13 @@ pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> R
             };
             let leader = Leader::acquire(store.clone(), candidate).await?;
             let metadata = leader.metadata();
+            if let Some(how) = metadata.job_ended.clone() {
+                tracing::info!(%how, "the HA store records the job as ended; nothing to run");
+                if let Err(e) = leader.release().await {
+                    tracing::warn!(error = %e, "could not release the lease");
+                }
+                return Ok(CoordinatorEnd::AlreadyEnded(how));
+            }
             if let Some(pointer) = &metadata.latest_checkpoint {
                 tracing::info!(id = %pointer.id, path = %pointer.path, "restoring from the checkpoint the HA store records");
                 job_config.restore = RestoreFrom::Path(pointer.path.clone());
@@ -195,13 +220,24 @@ pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> R
     if let Some(r) = renewing {
         r.abort();
     }
+    if let (Ok(o), Some(leader)) = (&outcome, &leader) {
+        // Record the end, so no standby runs the job again, and hand the lease over.
+        let mut metadata = leader.metadata();
+        metadata.job_ended = Some(ended(o));
+        if let Err(e) = leader.write_metadata(metadata).await {
+            tracing::warn!(error = %e, "could not record the job's end in the HA store");
+        }
+        if let Err(e) = leader.release().await {
+            tracing::warn!(error = %e, "could not release the lease");
+        }
+    }
     liveness.abort();
     for s in servers {
         s.stop();
     }
     let _ = stop_rpc.send(());
     let _ = tokio::time::timeout(Duration::from_secs(2), rpc_task).await;
-    outcome
+    outcome.map(CoordinatorEnd::Job)
 }
 
 /// Where workers of a coordinator at `address` (or behind `ha`) find it.

@@ -17,6 +17,7 @@ fn metadata(id: u64) -> HaMetadata {
             id: CheckpointId(id),
             path: format!("s3://checkpoints/orders/chk-{id}"),
         }),
+        job_ended: None,
     }
 }
 

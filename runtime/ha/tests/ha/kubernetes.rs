@@ -16,6 +16,7 @@ fn checkpoint(id: u64) -> HaMetadata {
             id: CheckpointId(id),
             path: format!("s3://cp/chk-{id}"),
         }),
+        job_ended: None,
     }
 }
 
