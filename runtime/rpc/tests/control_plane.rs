@@ -184,6 +184,7 @@ async fn register_heartbeat_trigger_and_acknowledge_a_checkpoint() {
                 coordinator_session: registered.coordinator_session.clone(),
                 tasks: vec![],
                 free_slots: 4,
+                ..Default::default()
             })
             .await
             .expect("heartbeat")
@@ -195,6 +196,7 @@ async fn register_heartbeat_trigger_and_acknowledge_a_checkpoint() {
                 coordinator_session: "term-0".into(),
                 tasks: vec![],
                 free_slots: 4,
+                ..Default::default()
             })
             .await
             .expect("heartbeat")
