@@ -13,7 +13,8 @@
 //! - [`election`]: the decisions as pure functions (expiry, who may take the lease, the next
 //!   lease, is a leadership still valid). Invariant: a term (`lease_transitions`) only grows,
 //!   and a write by a leadership whose holder or term differs from the stored one is fenced.
-//! - [`FileStore`] (`file_store`): `DIR/ha.json`, `flock` + temp file + rename.
+//! - [`FileStore`] (`file_store`): one file per record version, `DIR/ha.<n>.json`, created by
+//!   hard link (the compare-and-swap); no locks.
 //! - [`KubernetesStore`] (`kubernetes_store`, `lease_mapping`): a `coordination.k8s.io/v1`
 //!   Lease, the metadata in its annotations, every write a `replace` on the resourceVersion.
 //! - [`AnyStore`] (`any_store`): either store, chosen at run time.

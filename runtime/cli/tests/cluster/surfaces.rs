@@ -81,8 +81,30 @@ fn coordinator_rest_and_metrics_cover_the_cluster_and_restore_from_a_savepoint()
     promtool_check(&worker_metrics);
     assert!(total(&worker_metrics, "freshet_operator_records_out_total") > 0.0);
 
-    // Stop with a savepoint through REST: the coordinator prints it and exits.
+    // A savepoint while the job goes on: every worker writes its part into the directory.
     let target = dir.path().join("savepoints");
+    let body = format!("{{\"target_directory\": \"{}\", \"stop\": false}}", target.display());
+    let (code, trigger) = coord.api("POST", &format!("/v1/jobs/{id}/savepoints"), &body);
+    assert_eq!(code, 202, "{trigger}");
+    let trigger = trigger["trigger_id"].as_str().expect("a trigger id").to_string();
+    let taken = poll("the savepoint", Duration::from_secs(30), || {
+        let (code, v) = coord.api("GET", &format!("/v1/jobs/{id}/savepoints/{trigger}"), "");
+        assert_eq!(code, 200, "{v}");
+        match v["status"].as_str() {
+            Some("IN_PROGRESS") => None,
+            Some("COMPLETED") => Some(v["location"].as_str().expect("a location").to_string()),
+            _ => panic!("the savepoint failed: {v}"),
+        }
+    });
+    assert!(
+        std::path::Path::new(taken.trim_start_matches("file://"))
+            .join("_metadata")
+            .exists(),
+        "{taken}"
+    );
+    assert_eq!(detail(&coord, &id)["state"], "RUNNING");
+
+    // Stop with a savepoint through REST: the coordinator prints it and exits.
     let body = format!("{{\"target_directory\": \"{}\", \"stop\": true}}", target.display());
     let (code, trigger) = coord.api("POST", &format!("/v1/jobs/{id}/savepoints"), &body);
     assert_eq!(code, 202, "{trigger}");
