@@ -38,6 +38,8 @@ pub struct RemoteOutput {
     pub key: ChannelKey,
     /// The consuming task.
     pub consumer_task: TaskRef,
+    /// The producing (local) task.
+    pub producer_task: TaskRef,
     /// Schema of its batches.
     pub schema: arrow::datatypes::SchemaRef,
     /// What the local producer sends.
@@ -51,6 +53,8 @@ pub struct RemoteInput {
     pub key: ChannelKey,
     /// The producing task.
     pub producer_task: TaskRef,
+    /// The consuming (local) task.
+    pub consumer_task: TaskRef,
     /// Where the local consumer receives them.
     pub elements: mpsc::Sender<StreamElement>,
 }
@@ -178,6 +182,7 @@ pub async fn build_attempt(
                         remote_outputs.push(RemoteOutput {
                             key,
                             consumer_task: consumer,
+                            producer_task: producer,
                             schema: schema.clone(),
                             elements: rx,
                         });
@@ -187,6 +192,7 @@ pub async fn build_attempt(
                         remote_inputs.push(RemoteInput {
                             key,
                             producer_task: producer,
+                            consumer_task: consumer,
                             elements: tx,
                         });
                     }

@@ -102,7 +102,7 @@ fn leader_killed_mid_run_is_replaced_by_the_standby_exactly_once() {
     b.address("rpc", Duration::from_secs(20));
     let takeover = killed.elapsed();
     // The lease lasts 2 s and is retried every 250 ms.
-    assert!(takeover < Duration::from_secs(6), "takeover took {takeover:?}");
+    assert!(takeover < Duration::from_secs(10), "takeover took {takeover:?}");
     let stderr = finished(&mut b, Duration::from_secs(180));
     assert!(
         stderr.contains("restoring from the checkpoint the HA store records"),

@@ -146,7 +146,8 @@ pub async fn deploy(shared: &WorkerShared, request: proto::DeployTasksRequest) -
             .receiver
             .register(channel)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        pumps.push(tokio::spawn(pump_in(inbound, input)));
+        let report = FailureReport::new(&shared.reporter, &job, attempt);
+        pumps.push(tokio::spawn(pump_in(inbound, input, report)));
     }
     for output in remote_outputs {
         let address = data_address.get(&output.consumer_task).cloned().ok_or_else(|| {
@@ -156,7 +157,14 @@ pub async fn deploy(shared: &WorkerShared, request: proto::DeployTasksRequest) -
             ))
         })?;
         let channel = wire::channel_id(&job, attempt, output.key);
-        pumps.push(tokio::spawn(pump_out(shared.sender.clone(), address, channel, output)));
+        let report = FailureReport::new(&shared.reporter, &job, attempt);
+        pumps.push(tokio::spawn(pump_out(
+            shared.sender.clone(),
+            address,
+            channel,
+            output,
+            report,
+        )));
     }
 
     let reporter = shared.reporter.clone();
@@ -289,9 +297,38 @@ async fn forward_events(mut events: mpsc::UnboundedReceiver<TaskEvent>, reporter
     }
 }
 
+/// Reports a data-plane failure as the failure of the local task it belongs to, naming the
+/// remote side, before the task itself notices its channel closed.
+struct FailureReport {
+    reporter: Reporter,
+    job: String,
+    attempt: u64,
+}
+
+impl FailureReport {
+    fn new(reporter: &Reporter, job: &str, attempt: u64) -> Self {
+        Self {
+            reporter: reporter.clone(),
+            job: job.to_string(),
+            attempt,
+        }
+    }
+
+    fn send(&self, task: TaskRef, message: String) {
+        self.reporter.send(Report::Failure(proto::TaskFailureReport {
+            job_id: self.job.clone(),
+            attempt: self.attempt,
+            task: Some(wire::task_id(task)),
+            message,
+            class: proto::ErrorClass::External as i32,
+            operator_uid: String::new(),
+        }));
+    }
+}
+
 /// Moves a remote producer's elements into the local consumer's channel. On a broken
 /// connection the local channel is dropped without end of input, which fails the consumer.
-async fn pump_in(mut inbound: freshet_rpc::InboundChannel, input: RemoteInput) {
+async fn pump_in(mut inbound: freshet_rpc::InboundChannel, input: RemoteInput, report: FailureReport) {
     let mut ended = false;
     loop {
         match inbound.recv().await {
@@ -309,6 +346,14 @@ async fn pump_in(mut inbound: freshet_rpc::InboundChannel, input: RemoteInput) {
             }
             Err(e) => {
                 tracing::warn!(channel = ?input.key, error = %e, "incoming channel failed");
+                let p = input.producer_task;
+                report.send(
+                    input.consumer_task,
+                    format!(
+                        "the input from task {}/{} on another worker failed: {e}",
+                        p.chain, p.subtask
+                    ),
+                );
                 return;
             }
         }
@@ -322,6 +367,7 @@ async fn pump_out(
     address: String,
     channel: freshet_rpc::ChannelId,
     mut output: RemoteOutput,
+    report: FailureReport,
 ) {
     let started = tokio::time::Instant::now();
     let mut outbound = loop {
@@ -333,6 +379,10 @@ async fn pump_out(
             }
             Err(e) => {
                 tracing::warn!(%address, error = %e, "cannot open an outgoing channel");
+                report.send(
+                    output.producer_task,
+                    format!("cannot reach the worker at {address}: {e}"),
+                );
                 return;
             }
         }
@@ -341,6 +391,10 @@ async fn pump_out(
         let end = matches!(element, StreamElement::EndOfInput);
         if let Err(e) = outbound.send(element).await {
             tracing::warn!(%address, channel = ?output.key, error = %e, "outgoing channel failed");
+            report.send(
+                output.producer_task,
+                format!("the output to the worker at {address} failed: {e}"),
+            );
             return;
         }
         if end {
