@@ -15,6 +15,7 @@
 
 pub mod catalog;
 pub mod connectors;
+mod constructs;
 pub mod functions;
 pub mod rewrite;
 pub mod settings;
@@ -69,6 +70,8 @@ struct PlannedInsert {
     /// Sink column for each query column (indices into the sink's physical columns).
     plan: LogicalPlan,
     location: Location,
+    /// Where the query's constructs are, for errors about them.
+    constructs: constructs::Constructs,
 }
 
 /// Turns DataFusion's error into one at `location` (or at DataFusion's own span, when it
@@ -476,6 +479,7 @@ impl Planner {
             }
             None => None,
         };
+        let constructs = constructs::Constructs::of(&query);
         let plan = self.plan_query(query, at).await?;
         let plan = match &target {
             Some(table) => self.project_to_sink(plan, table, &columns, at)?,
@@ -485,6 +489,7 @@ impl Planner {
             target,
             plan,
             location: at,
+            constructs,
         });
         Ok(())
     }
@@ -613,11 +618,13 @@ impl Planner {
             state: &state,
             settings: &self.settings,
             location: Location::new(1, 1),
+            constructs: Default::default(),
             uids: &mut self.uids,
             sources: HashMap::new(),
         };
         for insert in &inserts {
             translator.location = insert.location;
+            translator.constructs = insert.constructs.clone();
             let mut stream: Stream = translator.plan(&insert.plan)?;
             let (sink_name, factory) = match &insert.target {
                 Some(table) if upsert::writes_upserts(&table.ddl) => {

@@ -27,7 +27,7 @@ const RETRACT_HINT: &str =
 impl Translator<'_> {
     /// A non-windowed `GROUP BY` run by [`AccumulateOperator`].
     pub(super) fn accumulate_aggregate(&mut self, a: &Aggregate, plan: &LogicalPlan, input: Stream) -> Result<Stream> {
-        let at = self.location;
+        let at = self.at(Construct::GroupBy);
         let uid_basis = self.uids.stable_text(&format!("{}", plan.display_indent()));
 
         // 1. The pre-projection: the keys, then the input's columns unchanged.

@@ -55,7 +55,7 @@ fn native(expr: &Expr, input: &DFSchema) -> bool {
 
 impl Translator<'_> {
     pub(super) fn group_aggregate(&mut self, a: &Aggregate, plan: &LogicalPlan, input: Stream) -> Result<Stream> {
-        let at = self.location;
+        let at = self.at(Construct::GroupBy);
         if a.group_expr.iter().any(|g| matches!(g, Expr::GroupingSet(_))) {
             return Err(unsupported(
                 at,

@@ -55,7 +55,7 @@ impl Translator<'_> {
             JoinType::Full => (true, true),
             other => {
                 return Err(unsupported(
-                    self.location,
+                    self.at(Construct::Join),
                     &format!("a {} join", other.to_string().to_uppercase()),
                     "inner, LEFT, RIGHT and FULL OUTER equi-joins work; write IN / EXISTS subqueries as joins",
                 ))
@@ -63,14 +63,14 @@ impl Translator<'_> {
         };
         if join.null_equality == NullEquality::NullEqualsNull || join.null_aware {
             return Err(unsupported(
-                self.location,
+                self.at(Construct::Join),
                 "a join condition matching NULLs (IS NOT DISTINCT FROM)",
                 "join on '=' of the key columns",
             ));
         }
         if join.on.is_empty() {
             return Err(unsupported(
-                self.location,
+                self.at(Construct::Join),
                 "a join without an equality between the two inputs (a cross or theta join)",
                 "join ON left.key = right.key (plus any other condition)",
             ));
@@ -78,7 +78,7 @@ impl Translator<'_> {
         if let Some(table) = lookup::find_lookup(&join.right) {
             if right_outer {
                 return Err(unsupported(
-                    self.location,
+                    self.at(Construct::Join),
                     &format!(
                         "a {} JOIN of a FOR SYSTEM_TIME AS OF table",
                         join.join_type.to_string().to_uppercase()
@@ -90,7 +90,7 @@ impl Translator<'_> {
         }
         if lookup::find_lookup(&join.left).is_some() {
             return Err(unsupported(
-                self.location,
+                self.at(Construct::Join),
                 "a FOR SYSTEM_TIME AS OF table on the left of a join",
                 "put the looked-up table on the right: FROM probe JOIN dim FOR SYSTEM_TIME AS OF probe.proc_time",
             ));
@@ -155,7 +155,7 @@ impl Translator<'_> {
         if left_outer || right_outer || left.changelog || right.changelog {
             if kind != JoinKind::Regular {
                 return Err(unsupported(
-                    self.location,
+                    self.at(Construct::Join),
                     &format!(
                         "a {} {} join",
                         join.join_type.to_string().to_uppercase(),

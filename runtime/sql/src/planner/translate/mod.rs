@@ -21,6 +21,7 @@ mod union;
 
 use super::catalog::{StreamTable, WindowTvfTable};
 use super::connectors;
+pub(crate) use super::constructs::{Construct, Constructs};
 use super::settings::JobSettings;
 use super::uid::UidAllocator;
 use crate::error::{Result, SqlError};
@@ -120,6 +121,8 @@ pub(crate) struct Translator<'a> {
     pub settings: &'a JobSettings,
     /// Where errors without a better place are reported: the statement being planned.
     pub location: Location,
+    /// Where the statement's constructs are: errors about one point at it (see [`Self::at`]).
+    pub constructs: Constructs,
     pub uids: &'a mut UidAllocator,
     /// One source per table, shared by every scan of it.
     pub sources: HashMap<String, Stream>,
@@ -143,6 +146,12 @@ pub(super) fn ms(d: std::time::Duration) -> i64 {
 }
 
 impl Translator<'_> {
+    /// Where `construct` is in the statement being planned, or the statement's start if it is
+    /// not written there (e.g. it comes from a view).
+    pub(super) fn at(&self, construct: Construct) -> Location {
+        self.constructs.get(construct).unwrap_or(self.location)
+    }
+
     pub(super) fn df_error(&self, e: datafusion::error::DataFusionError) -> SqlError {
         super::df_error(e, self.location)
     }
@@ -247,13 +256,22 @@ impl Translator<'_> {
             LogicalPlan::Aggregate(a) => self.aggregate(a, plan),
             LogicalPlan::Union(u) => self.union(u, plan),
             LogicalPlan::Join(j) => self.join(j, plan),
-            LogicalPlan::Sort(_) | LogicalPlan::Limit(_) => Err(unsupported(
-                self.location,
+            LogicalPlan::Sort(_) => Err(unsupported(
+                self.at(Construct::OrderBy),
+                "ORDER BY / LIMIT on an unbounded stream",
+                "use a window Top-N: ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...) <= N",
+            )),
+            LogicalPlan::Limit(_) => Err(unsupported(
+                self.at(Construct::Limit),
                 "ORDER BY / LIMIT on an unbounded stream",
                 "use a window Top-N: ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...) <= N",
             )),
             LogicalPlan::Window(w) => self.over(w, plan),
-            LogicalPlan::Distinct(_) => Err(unsupported(self.location, "DISTINCT", "GROUP BY over a window")),
+            LogicalPlan::Distinct(_) => Err(unsupported(
+                self.at(Construct::Distinct),
+                "DISTINCT",
+                "GROUP BY over a window",
+            )),
             LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => Err(unsupported(
                 self.location,
                 "a query without a source table",

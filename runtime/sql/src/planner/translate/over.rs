@@ -61,7 +61,7 @@ fn offset(value: &ScalarValue) -> Option<Offset> {
 
 impl Translator<'_> {
     pub(super) fn over(&mut self, w: &Window, plan: &LogicalPlan) -> Result<Stream> {
-        let at = self.location;
+        let at = self.at(Construct::Over);
         // 1. The window functions: one window shared by every aggregate.
         let (functions, window) = self.over_functions(w)?;
         let input = self.plan(&w.input)?;
@@ -280,7 +280,7 @@ impl Translator<'_> {
 
     /// The aggregates of an OVER node and the one window they share (which has an ORDER BY).
     fn over_functions<'w>(&self, w: &'w Window) -> Result<(Functions<'w>, &'w WindowFunctionParams)> {
-        let at = self.location;
+        let at = self.at(Construct::Over);
         let mut window: Option<&WindowFunctionParams> = None;
         let mut functions: Vec<(OverAggKind, Option<&Expr>)> = Vec::new();
         for expr in &w.window_expr {
@@ -360,7 +360,7 @@ impl Translator<'_> {
 
     /// The frame of an OVER window; `time_order` tells whether RANGE offsets are intervals.
     fn over_frame(&self, frame: &WindowFrame, time_order: bool) -> Result<Frame> {
-        let at = self.location;
+        let at = self.at(Construct::Over);
         if frame.end_bound != WindowFrameBound::CurrentRow {
             return Err(unsupported(
                 at,

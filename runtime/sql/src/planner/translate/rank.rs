@@ -204,7 +204,7 @@ impl Translator<'_> {
         plan: &LogicalPlan,
         number_selected: bool,
     ) -> Result<Stream> {
-        let at = self.location;
+        let at = self.at(Construct::Over);
         let (chain, window) = window_below(filter)
             .ok_or_else(|| SqlError::at(at, "internal: a ROW_NUMBER() filter without its window"))?;
         let [window_expr] = window.window_expr.as_slice() else {
@@ -444,7 +444,7 @@ impl Translator<'_> {
         let Some(w) = input.window.clone() else {
             return Ok(input);
         };
-        let at = self.location;
+        let at = self.at(Construct::Over);
         let aggregate_first = "aggregate the window first (GROUP BY window_start, window_end, ...) and rank the \
                                result in an outer query with PARTITION BY window_start, window_end";
         let WindowKind::Tumble { size, offset } = w.tvf.window else {

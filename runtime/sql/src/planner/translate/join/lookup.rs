@@ -54,7 +54,7 @@ impl Translator<'_> {
         lookup: LookupTable,
         left_outer: bool,
     ) -> Result<Stream> {
-        let at = self.location;
+        let at = self.at(Construct::Join);
         let ddl = &lookup.table.ddl;
         if ddl.connector() != "filesystem" {
             return Err(unsupported(
