@@ -248,7 +248,8 @@ CREATE TABLE out (auction BIGINT, x BIGINT) WITH ('connector' = 'blackhole');
     ];
     for (expr, what) in cases {
         let e = plan_error(&format!("{table}INSERT INTO out\nSELECT auction, {expr} FROM bid;")).await;
-        assert_eq!(e.line, 5, "{e}");
+        // The error points at the OVER window itself, not at the statement.
+        assert_eq!((e.line, e.column), (6, 17), "{e}");
         assert!(e.message.contains(what), "{what}: {e}");
         assert!(e.hint.is_some(), "{e}");
     }

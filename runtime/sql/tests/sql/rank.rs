@@ -378,7 +378,8 @@ CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole')
             "{table}INSERT INTO out\nSELECT auction, price FROM (SELECT *, {over} AS rn FROM bid) WHERE {filter};"
         ))
         .await;
-        assert_eq!(e.line, 5, "{e}");
+        // The error points at the ranking window itself, not at the statement.
+        assert_eq!((e.line, e.column), (6, 39), "{e}");
         assert!(e.message.contains(message), "{filter}: {e}");
         assert!(e.hint.is_some(), "{e}");
     }
@@ -389,7 +390,7 @@ CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole')
         WHERE rn <= 3;"
     ))
     .await;
-    assert_eq!(e.line, 5, "{e}");
+    assert_eq!((e.line, e.column), (7, 23), "the ROW_NUMBER() window: {e}");
     assert!(e.message.contains("HOP"), "{e}");
     assert!(
         e.hint.as_deref().is_some_and(|h| h.contains("GROUP BY window_start")),
@@ -406,7 +407,7 @@ CREATE TABLE out (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole')
         table.replace("date_time TIMESTAMP(3),", "date_time TIMESTAMP(3), pt AS PROCTIME(),")
     ))
     .await;
-    assert_eq!(e.line, 5, "{e}");
+    assert_eq!((e.line, e.column), (7, 23), "the ROW_NUMBER() window: {e}");
     assert!(e.message.contains("processing-time"), "{e}");
 }
 
