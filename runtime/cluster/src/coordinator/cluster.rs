@@ -47,6 +47,8 @@ pub struct AttemptRoute {
     pub operators: HashMap<(String, u32), Arc<OperatorMetrics>>,
     /// The coordinator's mirror of every task's counters.
     pub tasks: HashMap<TaskRef, Arc<TaskMetrics>>,
+    /// When every worker accepted its tasks (`None` while deploying).
+    pub deployed_at: Option<Instant>,
 }
 
 impl AttemptRoute {
@@ -103,8 +105,11 @@ impl Cluster {
             client: WorkerClient::new(channel),
         };
         let previous = self.workers.lock().insert(request.worker_id.clone(), entry);
-        if previous.is_some() {
-            self.fail_attempt_on(&request.worker_id, "the worker re-registered (it restarted)");
+        // A worker back on another address is a new process: its tasks are gone. (One back on
+        // the same address after a lost heartbeat keeps them; if it restarted there, its next
+        // heartbeat shows it runs none.)
+        if previous.is_some_and(|p| p.control_address != request.control_address) {
+            self.fail_attempt_on(&request.worker_id, "the worker restarted");
         }
         tracing::info!(worker = %request.worker_id, address = %request.control_address, slots = request.slots, "worker registered");
         self.changed.notify_waiters();
@@ -124,6 +129,9 @@ impl Cluster {
             }
         };
         if known {
+            if let Some(reason) = self.missing_tasks(request) {
+                self.fail_attempt_on(&request.worker_id, &reason);
+            }
             if let Some(route) = self.route.lock().as_ref() {
                 for c in &request.operators {
                     if c.attempt == route.attempt {
@@ -145,6 +153,30 @@ impl Cluster {
         proto::HeartbeatResponse {
             reregister: !known,
             heartbeat_timeout_ms: self.heartbeat_timeout.as_millis() as u64,
+        }
+    }
+
+    /// Why the running attempt has lost the tasks placed on the heartbeat's worker, if it has:
+    /// the attempt was deployed (a while ago, so this heartbeat was sent after the deployment)
+    /// and the worker no longer lists any of its tasks (it restarted on the same address).
+    fn missing_tasks(&self, request: &proto::HeartbeatRequest) -> Option<String> {
+        let route = self.route.lock();
+        let route = route.as_ref()?;
+        let settled = route
+            .deployed_at
+            .is_some_and(|at| at.elapsed() > self.heartbeat_interval * 3);
+        let placed = !route.placement.tasks_on(&request.worker_id).is_empty();
+        let listed = request
+            .tasks
+            .iter()
+            .any(|t| t.job_id == route.job_id && t.attempt == route.attempt);
+        (settled && placed && !listed).then(|| "the worker no longer runs its tasks (it restarted)".to_string())
+    }
+
+    /// Notes that every worker accepted the tasks of attempt `attempt`.
+    pub fn mark_deployed(&self, attempt: u64) {
+        if let Some(route) = self.route.lock().as_mut().filter(|r| r.attempt == attempt) {
+            route.deployed_at = Some(Instant::now());
         }
     }
 
@@ -239,5 +271,103 @@ impl Cluster {
                 self.remove_worker(&id, &reason);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::placement::{place, WorkerSlots};
+    use freshet_dataflow::NodeId;
+    use freshet_engine::plan::ChainSpec;
+
+    fn registration(address: &str) -> proto::RegisterWorkerRequest {
+        proto::RegisterWorkerRequest {
+            worker_id: "w1".into(),
+            control_address: address.into(),
+            data_address: address.into(),
+            slots: 1,
+            version: "test".into(),
+        }
+    }
+
+    fn heartbeat(session: &str, attempt: Option<u64>) -> proto::HeartbeatRequest {
+        proto::HeartbeatRequest {
+            worker_id: "w1".into(),
+            coordinator_session: session.into(),
+            tasks: attempt
+                .map(|attempt| proto::TaskStatus {
+                    job_id: "job".into(),
+                    attempt,
+                    task: Some(wire::task_id(TaskRef { chain: 0, subtask: 0 })),
+                    state: proto::TaskState::Running as i32,
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A cluster with worker w1 running attempt 7's only task; returns the exits it reports.
+    fn running() -> (Cluster, mpsc::UnboundedReceiver<(TaskRef, Result<()>)>) {
+        let cluster = Cluster::new("s1".into(), Duration::from_millis(1), Duration::from_secs(5));
+        cluster
+            .register(&registration("http://127.0.0.1:1"))
+            .expect("registers");
+        let chains = [ChainSpec {
+            nodes: vec![NodeId(0)],
+            parallelism: 1,
+        }];
+        let placement = place(
+            &chains,
+            &[WorkerSlots {
+                worker: "w1".into(),
+                free: 1,
+            }],
+        )
+        .expect("placed");
+        let (events, _) = mpsc::unbounded_channel();
+        let (exits, exits_rx) = mpsc::unbounded_channel();
+        cluster.set_route(AttemptRoute {
+            job_id: "job".into(),
+            attempt: 7,
+            events,
+            exits,
+            placement,
+            operators: HashMap::new(),
+            tasks: HashMap::new(),
+            deployed_at: None,
+        });
+        cluster.mark_deployed(7);
+        (cluster, exits_rx)
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_no_longer_lists_its_tasks_fails_the_attempt() {
+        let (cluster, mut exits) = running();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!cluster.heartbeat(&heartbeat("s1", Some(7))).reregister);
+        assert!(exits.try_recv().is_err(), "a worker listing its tasks is fine");
+        cluster.heartbeat(&heartbeat("s1", None));
+        let (task, result) = exits.try_recv().expect("the attempt fails");
+        assert_eq!(task, TaskRef { chain: 0, subtask: 0 });
+        assert!(result.is_err());
+    }
+
+    #[tokio::test]
+    async fn re_registration_fails_the_attempt_only_from_a_new_address() {
+        let (cluster, mut exits) = running();
+        cluster
+            .register(&registration("http://127.0.0.1:1"))
+            .expect("registers");
+        assert!(exits.try_recv().is_err(), "same process, same address: tasks kept");
+        cluster
+            .register(&registration("http://127.0.0.1:2"))
+            .expect("registers");
+        assert!(
+            exits.try_recv().is_ok(),
+            "a new process on another address lost the tasks"
+        );
+        assert!(cluster.heartbeat(&heartbeat("stale-session", Some(7))).reregister);
     }
 }

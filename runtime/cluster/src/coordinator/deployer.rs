@@ -119,6 +119,7 @@ impl Deployer for RemoteDeployer {
                 placement: placement.clone(),
                 operators: operators.clone(),
                 tasks: task_metrics.clone(),
+                deployed_at: None,
             });
             let workers: Vec<String> = placement.slots_used.keys().cloned().collect();
             match self
@@ -126,6 +127,7 @@ impl Deployer for RemoteDeployer {
                 .await
             {
                 Ok(()) => {
+                    self.cluster.mark_deployed(attempt);
                     let (controls, control_rx) = mpsc::unbounded_channel();
                     tokio::spawn(dispatch(
                         control_rx,
