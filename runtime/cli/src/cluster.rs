@@ -113,7 +113,8 @@ pub struct CoordinatorArgs {
     /// Serve Prometheus metrics at `/metrics` on this address.
     #[arg(long)]
     pub metrics_addr: Option<SocketAddr>,
-    /// Host name workers and clients reach this process by (default: the bound IP).
+    /// Host name workers and clients reach this process by (default: the bound IP, or this
+    /// machine's host name when bound to 0.0.0.0).
     #[arg(long)]
     pub advertised_host: Option<String>,
     /// Interval of worker heartbeats.
@@ -149,7 +150,8 @@ pub struct WorkerArgs {
     /// Address to serve the worker's control service and data plane on (port 0 picks one).
     #[arg(long, default_value = "0.0.0.0:6124")]
     pub addr: SocketAddr,
-    /// Host name others reach this worker by (default: the bound IP).
+    /// Host name others reach this worker by (default: the bound IP, or this machine's host
+    /// name when bound to 0.0.0.0).
     #[arg(long)]
     pub advertised_host: Option<String>,
     /// Stable worker id (default: host name and process id).

@@ -14,9 +14,11 @@
 //!
 //! Shared pieces: [`job`] (how a job travels: its script, compiled on every process, and the
 //! settings that go with it), [`placement`] (which subtask runs in which slot; pure),
-//! [`wire`] (engine types to and from protocol messages), [`error`].
+//! [`wire`] (engine types to and from protocol messages), [`address`] (what a process
+//! publishes as its host), [`error`].
 #![warn(missing_docs)]
 
+pub mod address;
 pub mod coordinator;
 pub mod error;
 pub mod job;

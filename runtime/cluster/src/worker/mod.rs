@@ -106,7 +106,7 @@ impl Worker {
         let addr = listener
             .local_addr()
             .map_err(|e| ClusterError::io("reading the bound address", e))?;
-        let host = config.advertised_host.clone().unwrap_or_else(|| addr.ip().to_string());
+        let host = crate::address::advertised_host(config.advertised_host.as_deref(), addr.ip());
         let control_address = format!("http://{host}:{}", addr.port());
         let coordinator: CurrentCoordinator = Default::default();
         let shared = Arc::new(WorkerShared {
