@@ -212,7 +212,12 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
         ha: args.ha.store().await?,
         identity: args.identity.clone().unwrap_or_else(default_identity),
     };
-    let end = coordinator::run(config, Arc::new(SqlCompiler))
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let end = coordinator::run(config, Arc::new(SqlCompiler), ctrl_c)
         .await
         .context("coordinator")?;
     let _ = std::fs::remove_dir_all(&local_dir);

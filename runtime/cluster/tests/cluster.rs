@@ -158,7 +158,7 @@ async fn a_slow_consumer_on_another_worker_slows_the_source_with_bounded_memory(
         ha: None,
         identity: "test".into(),
     };
-    let coordinator = tokio::spawn(coordinator::run(config, compiler.clone()));
+    let coordinator = tokio::spawn(coordinator::run(config, compiler.clone(), std::future::pending()));
 
     let mut workers = Vec::new();
     for i in 0..2 {

@@ -146,3 +146,29 @@ fn coordinator_rest_and_metrics_cover_the_cluster_and_restore_from_a_savepoint()
     assert!(restored.stderr().contains("job cancelled"), "{}", restored.stderr());
     drop(w.child.kill());
 }
+
+#[test]
+fn ctrl_c_on_the_coordinator_stops_the_job_with_a_savepoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("cluster");
+    let script = throttled_script(&run, 2_000);
+    let chk = run.join("chk");
+    let mut coord = coordinator(&script, &chk, 1, &["--rest-addr", "127.0.0.1:0"]);
+    let rpc = coord.address("rpc", Duration::from_secs(30)).to_string();
+    let _worker = worker(dir.path(), "w0", 1, &["--coordinator", &rpc]);
+    let id = job_id(&coord);
+    poll("the job to run", Duration::from_secs(30), || {
+        (detail(&coord, &id)["state"] == "RUNNING").then_some(())
+    });
+    super::signal(&coord, "INT");
+    let (status, stdout) = coord.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{}", coord.stderr());
+    let savepoint = stdout.trim();
+    assert!(
+        std::path::Path::new(savepoint.trim_start_matches("file://"))
+            .join("_metadata")
+            .exists(),
+        "{savepoint}\n{}",
+        coord.stderr()
+    );
+}

@@ -91,7 +91,12 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
 
 /// Runs the coordinator until its job ends. With HA, waits to lead first, restores the job
 /// from the checkpoint the HA store records, and stops (with an error) if it loses the lead.
-pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> Result<CoordinatorEnd> {
+/// When `stop` resolves, the job stops with a savepoint (cancelled if that fails).
+pub async fn run(
+    config: CoordinatorConfig,
+    compiler: Arc<dyn JobCompiler>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<CoordinatorEnd> {
     let graph = compiler
         .compile(&config.script, config.parallelism, config.default_name.as_deref())
         .await?;
@@ -199,6 +204,18 @@ pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> R
     }
 
     let renewing = leader.clone().map(|l| tokio::spawn(l.keep_renewing()));
+    let handle = executor.handle();
+    let stopper = tokio::spawn(async move {
+        stop.await;
+        eprintln!("stopping the job with a savepoint...");
+        match handle.savepoint(None, true).await {
+            Ok(path) => eprintln!("savepoint: {path}"),
+            Err(e) => {
+                eprintln!("savepoint failed: {e}; cancelling");
+                handle.cancel();
+            }
+        }
+    });
     let lost = async {
         match &leader {
             Some(l) => l.lost().await,
@@ -217,6 +234,7 @@ pub async fn run(config: CoordinatorConfig, compiler: Arc<dyn JobCompiler>) -> R
         ))),
         (outcome, _) => outcome,
     };
+    stopper.abort();
     if let Some(r) = renewing {
         r.abort();
     }
