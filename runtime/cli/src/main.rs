@@ -7,6 +7,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use freshet_cli::bench::BenchArgs;
 use freshet_cli::examples::ExampleArgs;
 use tracing_subscriber::EnvFilter;
@@ -47,6 +48,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| EnvFilter::new("warn,freshet_engine=info,freshet_cluster=info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: logs captured in files stay plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
