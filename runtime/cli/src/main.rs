@@ -7,9 +7,9 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
 use freshet_cli::bench::BenchArgs;
 use freshet_cli::examples::ExampleArgs;
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: small allocations (state keys, timer entries) dominate the heap-state hot path.
