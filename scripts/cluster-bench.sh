@@ -17,7 +17,8 @@
 # Usage: scripts/cluster-bench.sh [EVENTS]   (default 10000000)
 # Env: REPEAT (throughput runs per configuration, default 1), RECOVERY_RUNS (default 3),
 #      LARGE_RUNS (default RECOVERY_RUNS), LARGE_WARMUP (seconds before the kill, default 30),
-#      SKIP_THROUGHPUT=1 / SKIP_RECOVERY=1.
+#      SKIP_THROUGHPUT=1 / SKIP_RECOVERY=1, STATE_BACKEND (heap or rocksdb, for the recovery runs;
+#      default heap), KEEP=1 (keep the logs and data in the temporary directory).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -37,7 +38,7 @@ cleanup() {
     kill -KILL "$p" 2>/dev/null
   done
   wait 2>/dev/null
-  rm -rf "$work"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -206,6 +207,7 @@ recovery() {
   mkdir -p "$d/out"
   job_sql "$d/out" 0 "$slide" "$size" ", 'max-events-per-second' = '$rate'$extra" >"$d/job.sql"
   "$bin" coordinator --job "$d/job.sql" -p 2 --rpc-addr 127.0.0.1:0 --rest-addr 127.0.0.1:0 \
+    --state-backend "${STATE_BACKEND:-heap}" \
     --checkpoint-dir "$d/chk" --checkpoint-interval 1s --restart-attempts 5 --restart-delay 0ms \
     >/dev/null 2>"$d/coord.log" &
   local coord=$!
@@ -261,7 +263,7 @@ recovery() {
   for w in w1 w2 w3; do kill -TERM "${wpid[$w]}" 2>/dev/null; done
   wait "$coord" 2>/dev/null
   for w in w1 w2 w3; do wait "${wpid[$w]}" 2>/dev/null; done
-  rm -rf "$d"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$d"
 }
 
 if [ "${SKIP_RECOVERY:-0}" != 1 ]; then

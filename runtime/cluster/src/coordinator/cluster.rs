@@ -180,6 +180,33 @@ impl Cluster {
         }
     }
 
+    /// Forgets registered workers whose control port refuses connections or does not answer
+    /// within `timeout` (a killed process's port refuses at once), so a restart is not placed
+    /// on a worker that died since its last heartbeat.
+    pub async fn drop_unreachable(&self, timeout: Duration) {
+        let workers: Vec<(String, String)> = self
+            .workers
+            .lock()
+            .iter()
+            .map(|(id, w)| (id.clone(), w.control_address.clone()))
+            .collect();
+        let probes = workers.into_iter().map(|(id, address)| async move {
+            let target = address
+                .split("://")
+                .nth(1)
+                .unwrap_or(&address)
+                .trim_end_matches('/')
+                .to_string();
+            let reached = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target)).await;
+            (id, matches!(reached, Ok(Ok(_))))
+        });
+        for (id, reachable) in futures::future::join_all(probes).await {
+            if !reachable {
+                self.remove_worker(&id, "its control port does not accept connections");
+            }
+        }
+    }
+
     /// Every registered worker's slots, in id order.
     pub fn worker_slots(&self) -> Vec<WorkerSlots> {
         self.workers
@@ -369,5 +396,35 @@ mod tests {
             "a new process on another address lost the tasks"
         );
         assert!(cluster.heartbeat(&heartbeat("stale-session", Some(7))).reregister);
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn workers_whose_port_refuses_are_dropped_before_placement() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let alive = format!("http://{}", listener.local_addr().expect("an address"));
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+            format!("http://{}", l.local_addr().expect("an address"))
+        };
+        let cluster = Cluster::new("s".into(), Duration::from_secs(1), Duration::from_secs(5));
+        for (id, address) in [("alive", &alive), ("dead", &dead)] {
+            cluster
+                .register(&proto::RegisterWorkerRequest {
+                    worker_id: id.into(),
+                    control_address: address.clone(),
+                    data_address: address.clone(),
+                    slots: 1,
+                    version: "test".into(),
+                })
+                .expect("registers");
+        }
+        cluster.drop_unreachable(Duration::from_millis(500)).await;
+        let left: Vec<String> = cluster.worker_slots().into_iter().map(|w| w.worker).collect();
+        assert_eq!(left, vec!["alive".to_string()]);
     }
 }

@@ -17,6 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// How long a worker's control port may take to accept a connection before placement, when a
+/// restart checks which workers are still there.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// How long a control call to a worker may take before the worker counts as unreachable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -92,6 +96,7 @@ impl Deployer for RemoteDeployer {
         let config_json = serde_json::to_vec(&self.wire_config).map_err(|e| Error::Serde(e.to_string()))?;
         let mut waited_for: Option<u32> = None;
         loop {
+            self.cluster.drop_unreachable(PROBE_TIMEOUT).await;
             let placement = match placement::place(&chains, &self.cluster.worker_slots()) {
                 Ok(p) => p,
                 Err(missing) => {
