@@ -92,6 +92,20 @@ impl Cluster {
         if request.slots == 0 {
             return Err(Error::Config(format!("worker '{}' offers no slots", request.worker_id)));
         }
+        // Every process compiles the job script itself: they must agree on the planner.
+        if request.version != env!("CARGO_PKG_VERSION") {
+            return Err(Error::Config(format!(
+                "worker '{}' runs Freshet {}, this coordinator {}: a cluster runs one version \
+                 (every worker compiles the job itself)",
+                request.worker_id,
+                if request.version.is_empty() {
+                    "(unknown)"
+                } else {
+                    &request.version
+                },
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
         let channel = Endpoint::from_shared(request.control_address.clone())
             .map_err(|e| Error::Config(format!("worker '{}' control address: {e}", request.worker_id)))?
             .connect_timeout(Duration::from_secs(2))
@@ -314,8 +328,18 @@ mod tests {
             control_address: address.into(),
             data_address: address.into(),
             slots: 1,
-            version: "test".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         }
+    }
+
+    #[test]
+    fn workers_of_another_version_are_refused() {
+        let cluster = Cluster::new("s1".into(), Duration::from_millis(1), Duration::from_secs(5));
+        let mut request = registration("http://127.0.0.1:1");
+        request.version = "0.0.0-other".into();
+        let err = cluster.register(&request).expect_err("another version is refused");
+        assert!(err.to_string().contains("0.0.0-other"), "{err}");
+        assert_eq!(cluster.worker_count(), 0);
     }
 
     fn heartbeat(session: &str, attempt: Option<u64>) -> proto::HeartbeatRequest {
@@ -419,7 +443,7 @@ mod probe_tests {
                     control_address: address.clone(),
                     data_address: address.clone(),
                     slots: 1,
-                    version: "test".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
                 })
                 .expect("registers");
         }
