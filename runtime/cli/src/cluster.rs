@@ -1,6 +1,7 @@
 //! `freshet coordinator` and `freshet worker`: the cluster roles, on SQL jobs.
 
 use crate::options::parse_duration;
+use crate::runner::report_end;
 use crate::sql::{job_options, plan_file, ExecutionFlags};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -11,7 +12,7 @@ use freshet_core::SystemClock;
 use freshet_dataflow::JobGraph;
 use freshet_engine::exporter::{self, Exporter};
 use freshet_engine::http::HttpServer;
-use freshet_engine::{JobEnd, RestartStrategy};
+use freshet_engine::RestartStrategy;
 use freshet_ha::{AnyStore, FileStore, KubernetesStore, LeaseTiming};
 use freshet_rpc::DataPlaneConfig;
 use freshet_sql::{PlanOptions, Planner};
@@ -172,16 +173,7 @@ pub struct WorkerArgs {
 }
 
 fn default_identity() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_else(|| "freshet".into());
-    format!("{host}-{}", std::process::id())
+    format!("{}-{}", freshet_cluster::address::host_name(), std::process::id())
 }
 
 /// `freshet coordinator`.
@@ -228,18 +220,7 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    match &outcome.end {
-        JobEnd::Finished => eprintln!(
-            "job finished ({} restarts, last checkpoint {})",
-            outcome.restarts,
-            outcome
-                .last_checkpoint
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "none".into())
-        ),
-        JobEnd::Stopped { savepoint } => println!("{savepoint}"),
-        JobEnd::Cancelled => eprintln!("job cancelled"),
-    }
+    report_end(&outcome);
     Ok(())
 }
 

@@ -74,6 +74,13 @@ pub async fn run_job(graph: &JobGraph, config: JobConfig, endpoints: &Endpoints)
     }
     let outcome = outcome.context("job failed")?;
     let _ = std::fs::remove_dir_all(&local_dir);
+    report_end(&outcome);
+    Ok(outcome)
+}
+
+/// Says how a job ended: a stop-with-savepoint prints the savepoint's location on stdout (for
+/// scripts), the rest goes to stderr.
+pub fn report_end(outcome: &JobOutcome) {
     match &outcome.end {
         JobEnd::Finished => eprintln!(
             "job finished ({} restarts, last checkpoint {})",
@@ -86,5 +93,4 @@ pub async fn run_job(graph: &JobGraph, config: JobConfig, endpoints: &Endpoints)
         JobEnd::Stopped { savepoint } => println!("{savepoint}"),
         JobEnd::Cancelled => eprintln!("job cancelled"),
     }
-    Ok(outcome)
 }

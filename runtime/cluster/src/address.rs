@@ -1,4 +1,4 @@
-//! The host name a process publishes for others to reach it.
+//! The host name a process publishes for others to reach it, and this machine's name.
 
 use std::net::IpAddr;
 
@@ -11,6 +11,11 @@ pub fn advertised_host(configured: Option<&str>, bound: IpAddr) -> String {
     if !bound.is_unspecified() {
         return bound.to_string();
     }
+    host_name()
+}
+
+/// This machine's host name: `HOSTNAME`, else `/etc/hostname`, else `localhost`.
+pub fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

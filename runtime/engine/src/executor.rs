@@ -172,13 +172,6 @@ impl<D: Deployer> Executor<D> {
         self
     }
 
-    /// Gives the job the id `id` (instead of a new one), e.g. the id a previous leader
-    /// recorded in the HA store.
-    pub fn with_job_id(mut self, id: String) -> Self {
-        self.status = Arc::new(JobStatus::with_id(id));
-        self
-    }
-
     /// The job's settings.
     pub fn config(&self) -> &JobConfig {
         &self.config

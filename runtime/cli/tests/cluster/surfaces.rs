@@ -5,6 +5,7 @@
 use super::{coordinator, throttled_script, worker};
 use crate::surfaces::client::{http, poll, RunningJob};
 use crate::surfaces::metrics::{promtool_check, total};
+use crate::surfaces::rest::await_savepoint;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -87,15 +88,7 @@ fn coordinator_rest_and_metrics_cover_the_cluster_and_restore_from_a_savepoint()
     let (code, trigger) = coord.api("POST", &format!("/v1/jobs/{id}/savepoints"), &body);
     assert_eq!(code, 202, "{trigger}");
     let trigger = trigger["trigger_id"].as_str().expect("a trigger id").to_string();
-    let taken = poll("the savepoint", Duration::from_secs(30), || {
-        let (code, v) = coord.api("GET", &format!("/v1/jobs/{id}/savepoints/{trigger}"), "");
-        assert_eq!(code, 200, "{v}");
-        match v["status"].as_str() {
-            Some("IN_PROGRESS") => None,
-            Some("COMPLETED") => Some(v["location"].as_str().expect("a location").to_string()),
-            _ => panic!("the savepoint failed: {v}"),
-        }
-    });
+    let taken = await_savepoint(&coord, &id, &trigger).expect("the job still runs");
     assert!(
         std::path::Path::new(taken.trim_start_matches("file://"))
             .join("_metadata")

@@ -3,4 +3,4 @@
 
 pub mod client;
 pub mod metrics;
-mod rest;
+pub mod rest;

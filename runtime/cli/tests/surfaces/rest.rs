@@ -143,7 +143,8 @@ fn rest_reports_job_vertices_checkpoints_and_cancels() {
 
 /// Polls a savepoint trigger until it completes; `None` if the process stopped serving first
 /// (a stopping savepoint ends the job, and the API with it).
-fn await_savepoint(job: &RunningJob, id: &str, trigger: &str) -> Option<String> {
+/// Polls a savepoint trigger until it completes; `None` if the job went away meanwhile.
+pub fn await_savepoint(job: &RunningJob, id: &str, trigger: &str) -> Option<String> {
     let addr = job.rest.expect("REST");
     poll("the savepoint", Duration::from_secs(20), || {
         let Ok((code, body)) = http(addr, "GET", &format!("/v1/jobs/{id}/savepoints/{trigger}"), "") else {

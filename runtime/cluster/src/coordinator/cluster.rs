@@ -421,11 +421,6 @@ mod tests {
         );
         assert!(cluster.heartbeat(&heartbeat("stale-session", Some(7))).reregister);
     }
-}
-
-#[cfg(test)]
-mod probe_tests {
-    use super::*;
 
     #[tokio::test]
     async fn workers_whose_port_refuses_are_dropped_before_placement() {

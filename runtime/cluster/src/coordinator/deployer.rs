@@ -262,17 +262,15 @@ fn is_unreachable(status: &tonic::Status) -> bool {
 }
 
 async fn cancel_on(cluster: &Cluster, job_id: &str, attempt: u64, workers: &[String]) {
-    let calls = workers.iter().filter_map(|w| cluster.worker(w)).map(|mut w| {
-        let request = proto::CancelTasksRequest {
-            job_id: job_id.to_string(),
-            attempt,
-            tasks: Vec::new(),
-        };
-        async move {
-            let _ = tokio::time::timeout(CALL_TIMEOUT, w.client.cancel_tasks(request)).await;
-        }
-    });
-    futures::future::join_all(calls).await;
+    let cancel = |_: &str| proto::CancelTasksRequest {
+        job_id: job_id.to_string(),
+        attempt,
+        tasks: Vec::new(),
+    };
+    call_each(cluster, workers, cancel, |mut c, r| async move {
+        c.cancel_tasks(r).await.map(drop)
+    })
+    .await;
 }
 
 /// Turns task controls into calls, in order: checkpoint triggers to the workers of the source

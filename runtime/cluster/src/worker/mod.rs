@@ -63,7 +63,7 @@ pub(crate) struct WorkerShared {
     pub reporter: Reporter,
     pub coordinator: CurrentCoordinator,
     /// The running attempt (one job per cluster; a new attempt replaces the old one).
-    pub attempts: tokio::sync::Mutex<Vec<RunningAttempt>>,
+    pub running: tokio::sync::Mutex<Option<RunningAttempt>>,
     /// Counters of the tasks running here.
     pub metrics: Arc<JobMetrics>,
     /// State of this worker's part of the job, for its `/metrics`.
@@ -71,13 +71,12 @@ pub(crate) struct WorkerShared {
 }
 
 impl WorkerShared {
-    /// Cancels every running attempt (e.g. when the coordinator changed) and waits for them.
+    /// Cancels the running attempt, if any (e.g. when the coordinator changed), and waits for
+    /// its tasks to be gone.
     pub async fn cancel_all(&self, reason: &str) {
-        let attempts: Vec<RunningAttempt> = std::mem::take(&mut *self.attempts.lock().await);
-        if !attempts.is_empty() {
-            tracing::warn!(%reason, attempts = attempts.len(), "cancelling all tasks");
-        }
-        for a in attempts {
+        let running = self.running.lock().await.take();
+        if let Some(a) = running {
+            tracing::warn!(%reason, job = %a.job, attempt = a.attempt, "cancelling all tasks");
             a.cancel().await;
         }
     }
@@ -119,7 +118,7 @@ impl Worker {
             receiver: NetworkReceiver::new(config.data_plane.clone()),
             reporter: Reporter::start(coordinator.clone()),
             coordinator,
-            attempts: tokio::sync::Mutex::new(Vec::new()),
+            running: tokio::sync::Mutex::new(None),
             metrics: Arc::new(JobMetrics::default()),
             status: Arc::new(JobStatus::new()),
         });

@@ -1,6 +1,6 @@
 //! The `Worker` control service: deployment, checkpoint triggers and notices, cancellation.
 
-use super::attempt;
+use super::attempt::{self, RunningAttempt};
 use super::WorkerShared;
 use crate::wire;
 use freshet_core::{Barrier, CheckpointId};
@@ -26,6 +26,14 @@ fn stale(job: &str, attempt: u64) -> Status {
     Status::failed_precondition(format!("attempt {attempt} of job '{job}' does not run on this worker"))
 }
 
+/// The running attempt if it is attempt `attempt` of `job`.
+fn attempt_of<'a>(running: &'a Option<RunningAttempt>, job: &str, attempt: u64) -> Result<&'a RunningAttempt, Status> {
+    running
+        .as_ref()
+        .filter(|a| a.job == job && a.attempt == attempt)
+        .ok_or_else(|| stale(job, attempt))
+}
+
 #[tonic::async_trait]
 impl Worker for WorkerService {
     async fn deploy_tasks(
@@ -34,18 +42,11 @@ impl Worker for WorkerService {
     ) -> Result<Response<proto::DeployTasksResponse>, Status> {
         let request = request.into_inner();
         let deployed: Vec<proto::TaskId> = request.tasks.iter().filter_map(|t| t.task).collect();
-        {
-            let attempts = self.shared.attempts.lock().await;
-            if attempts
-                .iter()
-                .any(|a| a.job == request.job_id && a.attempt == request.attempt)
-            {
+        if let Some(a) = self.shared.running.lock().await.as_ref() {
+            if a.job == request.job_id && a.attempt == request.attempt {
                 return Ok(Response::new(proto::DeployTasksResponse { deployed }));
             }
-            if attempts
-                .iter()
-                .any(|a| a.job == request.job_id && a.attempt > request.attempt)
-            {
+            if a.job == request.job_id && a.attempt > request.attempt {
                 return Err(stale(&request.job_id, request.attempt));
             }
         }
@@ -66,7 +67,7 @@ impl Worker for WorkerService {
         let running = attempt::deploy(&self.shared, request)
             .await
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        self.shared.attempts.lock().await.push(running);
+        *self.shared.running.lock().await = Some(running);
         Ok(Response::new(proto::DeployTasksResponse { deployed }))
     }
 
@@ -79,11 +80,8 @@ impl Worker for WorkerService {
             .barrier
             .ok_or_else(|| Status::invalid_argument("a trigger without a barrier"))?
             .into();
-        let attempts = self.shared.attempts.lock().await;
-        let running = attempts
-            .iter()
-            .find(|a| a.job == request.job_id && a.attempt == request.attempt)
-            .ok_or_else(|| stale(&request.job_id, request.attempt))?;
+        let guard = self.shared.running.lock().await;
+        let running = attempt_of(&guard, &request.job_id, request.attempt)?;
         if !request.savepoint_path.is_empty() {
             running
                 .register_savepoint(barrier.id, &request.savepoint_path)
@@ -103,11 +101,8 @@ impl Worker for WorkerService {
         request: Request<proto::CheckpointCompleteNotice>,
     ) -> Result<Response<proto::Ack>, Status> {
         let request = request.into_inner();
-        let attempts = self.shared.attempts.lock().await;
-        let running = attempts
-            .iter()
-            .find(|a| a.job == request.job_id && a.attempt == request.attempt)
-            .ok_or_else(|| stale(&request.job_id, request.attempt))?;
+        let guard = self.shared.running.lock().await;
+        let running = attempt_of(&guard, &request.job_id, request.attempt)?;
         let id = CheckpointId(request.checkpoint_id);
         running.send_all(if request.job_finished {
             TaskControl::JobFinished(id)
@@ -120,11 +115,8 @@ impl Worker for WorkerService {
     async fn cancel_tasks(&self, request: Request<proto::CancelTasksRequest>) -> Result<Response<proto::Ack>, Status> {
         let request = request.into_inner();
         if !request.tasks.is_empty() {
-            let attempts = self.shared.attempts.lock().await;
-            if let Some(running) = attempts
-                .iter()
-                .find(|a| a.job == request.job_id && a.attempt == request.attempt)
-            {
+            let guard = self.shared.running.lock().await;
+            if let Ok(running) = attempt_of(&guard, &request.job_id, request.attempt) {
                 for t in request.tasks {
                     let task = wire::task_ref(Some(t)).map_err(|e| Status::invalid_argument(e.to_string()))?;
                     if let Some(control) = running.controls.get(&task) {
@@ -135,14 +127,17 @@ impl Worker for WorkerService {
             return Ok(Response::new(proto::Ack {}));
         }
         let cancelled = {
-            let mut attempts = self.shared.attempts.lock().await;
-            let (cancel, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *attempts)
-                .into_iter()
-                .partition(|a| a.job == request.job_id && a.attempt <= request.attempt);
-            *attempts = keep;
-            cancel
+            let mut running = self.shared.running.lock().await;
+            if running
+                .as_ref()
+                .is_some_and(|a| a.job == request.job_id && a.attempt <= request.attempt)
+            {
+                running.take()
+            } else {
+                None
+            }
         };
-        for a in cancelled {
+        if let Some(a) = cancelled {
             a.cancel().await;
         }
         Ok(Response::new(proto::Ack {}))

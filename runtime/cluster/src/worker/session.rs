@@ -143,12 +143,12 @@ async fn heartbeat(
 }
 
 async fn heartbeat_request(shared: &WorkerShared, session: &str) -> proto::HeartbeatRequest {
-    let attempts = shared.attempts.lock().await;
+    let running = shared.running.lock().await;
     let mut tasks = Vec::new();
     let mut operators = Vec::new();
     let mut task_counters = Vec::new();
     let mut used = 0;
-    for a in attempts.iter() {
+    if let Some(a) = running.as_ref() {
         used += a.slots;
         let exited = a.exited.lock().clone();
         for t in a.controls.keys() {
