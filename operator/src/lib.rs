@@ -1,0 +1,16 @@
+//! # freshet-operator
+//!
+//! The Kubernetes operator for Freshet: the `StreamJob` custom resource and the controller that
+//! turns it into a running job (a coordinator Deployment, worker pods, their Services, RBAC and
+//! configuration) and drives its lifecycle: deploy, upgrade per `upgradeMode`, rescale,
+//! suspend and resume, savepoints, recovery, rollback and deletion.
+//!
+//! It sits above the runtime and talks to it only through the coordinator's REST API and the
+//! HA record in a Kubernetes Lease (`freshet-ha`); it never links the engine.
+//!
+//! - [`crd`]: the resource's types; the CRD is generated from them.
+//! - [`validate`]: checks of a spec beyond the schema, with field paths.
+//! - [`decide`]: the pure decision: (spec, status, observation, now) -> next step.
+#![warn(missing_docs)]
+
+pub mod crd;
