@@ -75,6 +75,14 @@ pub struct StreamJobStatus {
     /// When the current deployment was created (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed_at: Option<String>,
+    /// When the last periodic savepoint was started (RFC 3339): the next is due one
+    /// `periodicInterval` later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_periodic_savepoint: Option<String>,
+    /// The generation whose upgrade was rolled back: not deployed again until the spec
+    /// changes once more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_generation: Option<i64>,
 }
 
 /// Coarse lifecycle phase.

@@ -1,0 +1,85 @@
+//! Snapshots in the status: recording completed savepoints, pruning their history by count
+//! and age (the newest is always kept), and choosing what a redeployment restores from.
+
+use super::{DecideInput, Observation};
+use crate::crd::{duration, Snapshot, SnapshotKind, StreamJobSpec, StreamJobStatus};
+use chrono::{DateTime, Utc};
+
+/// A snapshot completed `now`.
+pub fn snapshot(location: &str, kind: SnapshotKind, checkpoint_id: Option<i64>, now: DateTime<Utc>) -> Snapshot {
+    Snapshot {
+        location: location.to_string(),
+        kind,
+        time: now.to_rfc3339(),
+        checkpoint_id,
+    }
+}
+
+/// Records a completed savepoint: latest, history, and the restore point (it is the newest
+/// state of the job).
+pub fn record_savepoint(status: &mut StreamJobStatus, savepoint: Snapshot) {
+    status.latest_savepoint = Some(savepoint.clone());
+    if !status
+        .savepoint_history
+        .iter()
+        .any(|s| s.location == savepoint.location)
+    {
+        status.savepoint_history.push(savepoint.clone());
+    }
+    status.restore_point = Some(savepoint);
+}
+
+/// The history after pruning by `historyMaxCount` and `historyMaxAge`; the newest entry is
+/// always kept. Entries are oldest first.
+pub fn prune_history(history: &[Snapshot], spec: &StreamJobSpec, now: DateTime<Utc>) -> Vec<Snapshot> {
+    let Some(savepoints) = &spec.savepoints else {
+        return history.to_vec();
+    };
+    let max_age = savepoints.history_max_age.as_deref().and_then(duration::parse);
+    let max_count = savepoints.history_max_count.map(|c| c.max(1) as usize);
+    let newest = history.len().saturating_sub(1);
+    let mut kept: Vec<Snapshot> = history
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            if *i == newest {
+                return true;
+            }
+            match (max_age, DateTime::parse_from_rfc3339(&s.time)) {
+                (Some(age), Ok(t)) => now
+                    .signed_duration_since(t.with_timezone(&Utc))
+                    .to_std()
+                    .map_or(true, |d| d <= age),
+                _ => true,
+            }
+        })
+        .map(|(_, s)| s.clone())
+        .collect();
+    if let Some(count) = max_count {
+        if kept.len() > count {
+            kept.drain(..kept.len() - count);
+        }
+    }
+    kept
+}
+
+/// Prunes the status's history in place.
+pub fn prune_in_place(input: &DecideInput<'_>, status: &mut StreamJobStatus) {
+    status.savepoint_history = prune_history(&status.savepoint_history, input.spec, input.now);
+}
+
+/// What a last-state redeployment restores from, read once the job is torn down: the newest
+/// checkpoint the HA record (or the coordinator) holds, else the recorded restore point (the
+/// state the current run started from, or the last one the operator saw). `None` only when
+/// the job never had state.
+pub fn last_state(observed: &Observation, status: &StreamJobStatus, now: DateTime<Utc>) -> Option<Snapshot> {
+    if let Some((id, location)) = observed.latest_checkpoint() {
+        if let Some(point) = &status.restore_point {
+            if point.location == location {
+                return Some(point.clone());
+            }
+        }
+        return Some(snapshot(&location, SnapshotKind::Checkpoint, Some(id), now));
+    }
+    status.restore_point.clone()
+}
