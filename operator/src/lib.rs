@@ -15,3 +15,9 @@
 
 pub mod crd;
 pub mod decide;
+pub mod validate;
+pub mod act;
+pub mod context;
+pub mod controller;
+pub mod error;
+pub mod observe;

@@ -133,6 +133,11 @@ pub struct CoordinatorArgs {
     /// This process's identity as a leader candidate (default: host name and process id).
     #[arg(long)]
     pub identity: Option<String>,
+    /// Keep serving the REST API and metrics after the job ended (its final state and
+    /// savepoint results) until interrupted, instead of exiting; for supervisors that read the
+    /// end through the API, such as the Kubernetes operator.
+    #[arg(long)]
+    pub linger_after_end: bool,
     /// High availability.
     #[command(flatten)]
     pub ha: HaFlags,
@@ -203,6 +208,7 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
         heartbeat_timeout: args.heartbeat_timeout,
         ha: args.ha.store().await?,
         identity: args.identity.clone().unwrap_or_else(default_identity),
+        linger_after_end: args.linger_after_end,
     };
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {

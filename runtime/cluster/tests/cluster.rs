@@ -157,6 +157,7 @@ async fn a_slow_consumer_on_another_worker_slows_the_source_with_bounded_memory(
         heartbeat_timeout: Duration::from_secs(5),
         ha: None,
         identity: "test".into(),
+        linger_after_end: false,
     };
     let coordinator = tokio::spawn(coordinator::run(config, compiler.clone(), std::future::pending()));
 

@@ -125,6 +125,7 @@ fn coordinator_rest_and_metrics_cover_the_cluster_and_restore_from_a_savepoint()
             &savepoint,
             "--rpc-addr",
             &rpc,
+            "--linger-after-end",
         ],
     );
     let id = job_id(&restored);
@@ -134,6 +135,13 @@ fn coordinator_rest_and_metrics_cover_the_cluster_and_restore_from_a_savepoint()
     assert!(restored.stderr().contains("restoring"), "{}", restored.stderr());
     let (code, _) = restored.api("POST", &format!("/v1/jobs/{id}/cancel"), "");
     assert_eq!(code, 202);
+    // With --linger-after-end the final state stays readable until the process is stopped.
+    poll("the cancelled state", Duration::from_secs(30), || {
+        (detail(&restored, &id)["state"] == "CANCELLED").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(detail(&restored, &id)["state"], "CANCELLED", "{}", restored.stderr());
+    super::signal(&restored, "INT");
     let (status, _) = restored.wait_exit(Duration::from_secs(30));
     assert!(status.success(), "{}", restored.stderr());
     assert!(restored.stderr().contains("job cancelled"), "{}", restored.stderr());

@@ -54,6 +54,11 @@ pub struct CoordinatorConfig {
     pub ha: Option<AnyStore>,
     /// This process's identity as a leader candidate.
     pub identity: String,
+    /// Keep serving REST and metrics after the job ended (its final state, the result of a
+    /// stop-with-savepoint) until `stop` resolves, instead of returning at once. For
+    /// supervisors that read the end through the API (the Kubernetes operator), where a
+    /// process that exits is restarted by its Deployment.
+    pub linger_after_end: bool,
 }
 
 /// How a coordinator's run ended.
@@ -205,8 +210,10 @@ pub async fn run(
 
     let renewing = leader.clone().map(|l| tokio::spawn(l.keep_renewing()));
     let handle = executor.handle();
+    let stop = futures::FutureExt::shared(Box::pin(stop) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+    let stop_signal = stop.clone();
     let stopper = tokio::spawn(async move {
-        stop.await;
+        stop_signal.await;
         eprintln!("stopping the job with a savepoint...");
         match handle.savepoint(None, true).await {
             Ok(path) => eprintln!("savepoint: {path}"),
@@ -238,10 +245,18 @@ pub async fn run(
     if let Some(r) = renewing {
         r.abort();
     }
-    if let (Ok(o), Some(leader)) = (&outcome, &leader) {
+    let lost_lead = leader.as_ref().and_then(|l| l.lost_reason()).is_some();
+    let end_record = match &outcome {
+        Ok(o) => Some(ended(o)),
+        // A job that failed beyond its restart strategy ended too (unless this coordinator
+        // failed it by losing the lead: then the new leader runs it).
+        Err(e) if !lost_lead => Some(format!("FAILED: {e}")),
+        Err(_) => None,
+    };
+    if let (Some(how), Some(leader)) = (end_record, &leader) {
         // Record the end, so no standby runs the job again, and hand the lease over.
         let mut metadata = leader.metadata();
-        metadata.job_ended = Some(ended(o));
+        metadata.job_ended = Some(how);
         if let Err(e) = leader.write_metadata(metadata).await {
             tracing::warn!(error = %e, "could not record the job's end in the HA store");
         }
@@ -250,6 +265,10 @@ pub async fn run(
         }
     }
     liveness.abort();
+    if config.linger_after_end && !lost_lead {
+        eprintln!("the job ended; serving its final status until stopped");
+        stop.await;
+    }
     for s in servers {
         s.stop();
     }
