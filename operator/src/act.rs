@@ -26,7 +26,11 @@ pub async fn act(ctx: &Context, job: &StreamJob, decision: &Decision) -> Result<
     record_events(ctx, job, decision).await;
     match &decision.action {
         Action::None | Action::ReleaseFinalizer => {}
-        Action::Deploy { spec, restore_from, reset_ha } => {
+        Action::Deploy {
+            spec,
+            restore_from,
+            reset_ha,
+        } => {
             if *reset_ha {
                 let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), &namespace);
                 delete_if_exists(&leases, &names::ha_lease(&name)).await?;
@@ -44,8 +48,16 @@ pub async fn act(ctx: &Context, job: &StreamJob, decision: &Decision) -> Result<
             apply(ctx, &namespace, &objects.coordinator).await?;
             apply(ctx, &namespace, &objects.workers).await?;
         }
-        Action::TriggerSavepoint { rest_url, job_id, directory, stop } => {
-            let trigger = ctx.coordinator.trigger_savepoint(rest_url, job_id, directory.as_deref(), *stop).await?;
+        Action::TriggerSavepoint {
+            rest_url,
+            job_id,
+            directory,
+            stop,
+        } => {
+            let trigger = ctx
+                .coordinator
+                .trigger_savepoint(rest_url, job_id, directory.as_deref(), *stop)
+                .await?;
             tracing::info!(job = %name, %trigger, stop, "savepoint triggered");
             if let Some(op) = status.operation.as_mut() {
                 op.trigger_id = Some(trigger);
@@ -70,7 +82,8 @@ pub async fn write_status(ctx: &Context, namespace: &str, name: &str, status: &S
         "kind": StreamJob::kind(&()),
         "status": status,
     });
-    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await?;
+    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
+        .await?;
     Ok(())
 }
 
@@ -82,7 +95,8 @@ where
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     let name = object.meta().name.clone().unwrap_or_default();
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object)).await?;
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
+        .await?;
     Ok(())
 }
 
@@ -103,7 +117,11 @@ async fn record_events(ctx: &Context, job: &StreamJob, decision: &Decision) {
     let reference = job.object_ref(&());
     for note in &decision.events {
         let event = Event {
-            type_: if note.warning { EventType::Warning } else { EventType::Normal },
+            type_: if note.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: note.reason.to_string(),
             note: Some(note.note.clone()),
             action: "Reconcile".into(),

@@ -28,7 +28,10 @@ pub struct Context {
 impl Context {
     /// A context over `client`.
     pub fn new(client: kube::Client, metrics: Arc<OperatorMetrics>) -> Self {
-        let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             coordinator: CoordinatorClient::new(Duration::from_secs(5)),

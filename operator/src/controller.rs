@@ -18,12 +18,19 @@ use std::sync::Arc;
 
 /// Runs controllers for `namespaces` (all namespaces when empty) until the streams end.
 pub async fn run(ctx: Arc<Context>, namespaces: Vec<String>) {
-    let scopes: Vec<Option<String>> =
-        if namespaces.is_empty() { vec![None] } else { namespaces.into_iter().map(Some).collect() };
+    let scopes: Vec<Option<String>> = if namespaces.is_empty() {
+        vec![None]
+    } else {
+        namespaces.into_iter().map(Some).collect()
+    };
     let controllers = scopes.into_iter().map(|scope| {
         let client = ctx.client.clone();
         let (jobs, deployments, statefulsets): (Api<StreamJob>, Api<Deployment>, Api<StatefulSet>) = match &scope {
-            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client, ns)),
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client, ns),
+            ),
             None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client)),
         };
         let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=freshet-operator");
@@ -83,7 +90,8 @@ pub async fn reconcile(job: Arc<StreamJob>, ctx: Arc<Context>) -> Result<Requeue
         ctx.metrics.set_job_phase(&key, None);
         return Ok(Requeue::await_change());
     }
-    ctx.metrics.set_job_phase(&key, decision.status.phase.map(|p| p.as_str()));
+    ctx.metrics
+        .set_job_phase(&key, decision.status.phase.map(|p| p.as_str()));
     ctx.metrics.count_reconcile("ok");
     Ok(Requeue::requeue(decision.requeue))
 }
@@ -100,14 +108,18 @@ async fn add_finalizer(api: &Api<StreamJob>, job: &StreamJob) -> Result<()> {
     let mut finalizers = job.finalizers().to_vec();
     finalizers.push(FINALIZER.to_string());
     let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": job.resource_version()}});
-    api.patch(&job.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch(&job.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
 async fn remove_finalizer(api: &Api<StreamJob>, job: &StreamJob) -> Result<()> {
     let finalizers: Vec<String> = job.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
     let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": job.resource_version()}});
-    match api.patch(&job.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch(&job.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),

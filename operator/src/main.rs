@@ -46,13 +46,21 @@ async fn run(options: RunOptions) -> Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("--log-level")?)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
     let metrics = Arc::new(OperatorMetrics::new().context("registering metrics")?);
     let mut election = if options.leader_election {
         let namespace = options.lease_namespace_or(client.default_namespace());
         let identity = options.identity_or_default();
         tracing::info!(%namespace, lease = %options.lease_name, %identity, "leader election");
-        spawn_kubernetes_election(client.clone(), &namespace, &options.lease_name, &identity, LeaseTiming::default())
+        spawn_kubernetes_election(
+            client.clone(),
+            &namespace,
+            &options.lease_name,
+            &identity,
+            LeaseTiming::default(),
+        )
     } else {
         ElectionHandle::disabled()
     };
@@ -60,7 +68,10 @@ async fn run(options: RunOptions) -> Result<()> {
         .await
         .with_context(|| format!("binding --metrics-addr {}", options.metrics_addr))?;
     tracing::info!(addr = %options.metrics_addr, "metrics and health endpoints");
-    let state = ServerState { metrics: metrics.clone(), ready: election.ready() };
+    let state = ServerState {
+        metrics: metrics.clone(),
+        ready: election.ready(),
+    };
     let server = tokio::spawn(server::serve(listener, state));
 
     if !election.acquired().await {

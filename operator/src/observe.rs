@@ -28,7 +28,11 @@ pub async fn observe(ctx: &Context, job: &StreamJob) -> Result<Observation> {
     let coordinator_exists = deployments.get_opt(&names::coordinator(&name)).await?.is_some();
     let workers_exist = statefulsets.get_opt(&names::workers(&name)).await?.is_some();
     let selector = format!("freshet.dev/job={name},app.kubernetes.io/component in (coordinator,worker)");
-    let pod_count = pods.list_metadata(&ListParams::default().labels(&selector)).await?.items.len();
+    let pod_count = pods
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await?
+        .items
+        .len();
     let lease = match leases.get_opt(&names::ha_lease(&name)).await? {
         Some(lease) => Some(read_lease(&lease)),
         None => None,
@@ -43,10 +47,12 @@ pub async fn observe(ctx: &Context, job: &StreamJob) -> Result<Observation> {
         unreachable: None,
         savepoint: None,
     };
-    let job_id = lease
-        .as_ref()
-        .and_then(|(_, id)| id.clone())
-        .or_else(|| job.status.as_ref().and_then(|s| s.job.as_ref()).and_then(|j| j.id.clone()));
+    let job_id = lease.as_ref().and_then(|(_, id)| id.clone()).or_else(|| {
+        job.status
+            .as_ref()
+            .and_then(|s| s.job.as_ref())
+            .and_then(|j| j.id.clone())
+    });
     let rest_url = observation.lease.as_ref().and_then(|l| l.rest_url.clone());
     if let (true, Some(url), Some(id)) = (coordinator_exists, rest_url, job_id) {
         ask_coordinator(ctx, job, &url, &id, &mut observation).await;
@@ -94,7 +100,10 @@ async fn ask_coordinator(ctx: &Context, job: &StreamJob, url: &str, id: &str, ob
     };
     let state = JobState::parse(details.state.as_str());
     let Some(state) = state else {
-        observation.unreachable = Some(format!("the coordinator reports an unknown state {}", details.state.as_str()));
+        observation.unreachable = Some(format!(
+            "the coordinator reports an unknown state {}",
+            details.state.as_str()
+        ));
         return;
     };
     observation.job = Some(JobObservation {
@@ -105,7 +114,11 @@ async fn ask_coordinator(ctx: &Context, job: &StreamJob, url: &str, id: &str, ob
         message: details.status_message.clone(),
         latest_checkpoint,
     });
-    let trigger = job.status.as_ref().and_then(|s| s.operation.as_ref()).and_then(|o| o.trigger_id.clone());
+    let trigger = job
+        .status
+        .as_ref()
+        .and_then(|s| s.operation.as_ref())
+        .and_then(|o| o.trigger_id.clone());
     if let Some(trigger) = trigger {
         observation.savepoint = Some(match ctx.coordinator.savepoint_status(url, id, &trigger).await {
             Ok(SavepointStatus::InProgress) => SavepointObservation::InProgress,

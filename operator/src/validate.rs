@@ -10,11 +10,16 @@ pub fn problems(spec: &StreamJobSpec) -> Vec<String> {
     let mut check_duration = |path: &str, value: Option<&str>| {
         if let Some(v) = value {
             if duration::parse(v).is_none_or(|d| d.is_zero()) {
-                out.push(format!("{path}: '{v}' is not a positive duration (e.g. 30s, 5m, 1h30m)"));
+                out.push(format!(
+                    "{path}: '{v}' is not a positive duration (e.g. 30s, 5m, 1h30m)"
+                ));
             }
         }
     };
-    check_duration("spec.checkpointing.interval", spec.checkpointing.as_ref().map(|c| c.interval.as_str()));
+    check_duration(
+        "spec.checkpointing.interval",
+        spec.checkpointing.as_ref().map(|c| c.interval.as_str()),
+    );
     if let Some(s) = &spec.savepoints {
         check_duration("spec.savepoints.periodicInterval", s.periodic_interval.as_deref());
         check_duration("spec.savepoints.historyMaxAge", s.history_max_age.as_deref());
@@ -22,7 +27,10 @@ pub fn problems(spec: &StreamJobSpec) -> Vec<String> {
     }
     check_duration("spec.restartPolicy.backoff", Some(&spec.restart_policy.backoff));
     check_duration("spec.restartPolicy.maxBackoff", Some(&spec.restart_policy.max_backoff));
-    check_duration("spec.rollback.readinessDeadline", spec.rollback.as_ref().map(|r| r.readiness_deadline.as_str()));
+    check_duration(
+        "spec.rollback.readinessDeadline",
+        spec.rollback.as_ref().map(|r| r.readiness_deadline.as_str()),
+    );
 
     if spec.image.trim().is_empty() {
         out.push("spec.image: must not be empty".into());
@@ -41,25 +49,36 @@ pub fn problems(spec: &StreamJobSpec) -> Vec<String> {
     }
     if let Some(max) = spec.max_parallelism {
         if spec.parallelism > max {
-            out.push(format!("spec.parallelism: {} exceeds spec.maxParallelism {max}", spec.parallelism));
+            out.push(format!(
+                "spec.parallelism: {} exceeds spec.maxParallelism {max}",
+                spec.parallelism
+            ));
         }
     }
     if spec.workers.slots < 1 {
         out.push(format!("spec.workers.slots: {} is not at least 1", spec.workers.slots));
     }
     if spec.coordinator.replicas < 1 {
-        out.push(format!("spec.coordinator.replicas: {} is not at least 1", spec.coordinator.replicas));
+        out.push(format!(
+            "spec.coordinator.replicas: {} is not at least 1",
+            spec.coordinator.replicas
+        ));
     }
     let savepoint_dir = spec.savepoints.as_ref().and_then(|s| s.directory.as_ref());
-    if spec.upgrade_mode == UpgradeMode::Savepoint && savepoint_dir.is_none() {
-        out.push("spec.savepoints.directory: upgradeMode savepoint needs a savepoint directory".into());
+    if spec.upgrade_mode == UpgradeMode::Savepoint && savepoint_dir.is_none() && spec.checkpointing.is_none() {
+        out.push(
+            "spec.savepoints.directory: upgradeMode savepoint needs a savepoint directory (or spec.checkpointing)"
+                .into(),
+        );
     }
     if spec.upgrade_mode == UpgradeMode::LastState && spec.checkpointing.is_none() {
         out.push("spec.checkpointing: upgradeMode last-state needs checkpointing".into());
     }
     if let Some(path) = &spec.initial_savepoint_path {
         if !is_url(path) {
-            out.push(format!("spec.initialSavepointPath: '{path}' is not a URL (e.g. s3://bucket/savepoints/sp-1)"));
+            out.push(format!(
+                "spec.initialSavepointPath: '{path}' is not a URL (e.g. s3://bucket/savepoints/sp-1)"
+            ));
         }
     }
     for key in spec.config.keys() {
@@ -81,7 +100,9 @@ fn is_url(text: &str) -> bool {
         Some((scheme, rest)) => {
             !rest.is_empty()
                 && scheme.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && scheme.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c))
         }
         None => false,
     }
@@ -111,26 +132,53 @@ mod tests {
     #[test]
     fn each_problem_names_its_field() {
         let cases: Vec<(fn(&mut StreamJobSpec), &str)> = vec![
-            (|s| s.checkpointing.as_mut().unwrap().interval = "10x".into(), "spec.checkpointing.interval"),
+            (
+                |s| s.checkpointing.as_mut().unwrap().interval = "10x".into(),
+                "spec.checkpointing.interval",
+            ),
             (|s| s.restart_policy.backoff = "0s".into(), "spec.restartPolicy.backoff"),
-            (|s| s.max_parallelism = Some(1), "spec.parallelism: 2 exceeds spec.maxParallelism 1"),
-            (|s| s.savepoints = None, "spec.savepoints.directory"),
-            (|s| {
-                s.upgrade_mode = UpgradeMode::LastState;
-                s.checkpointing = None;
-            }, "spec.checkpointing: upgradeMode last-state"),
-            (|s| s.initial_savepoint_path = Some("/data/sp".into()), "spec.initialSavepointPath"),
-            (|s| s.job.entrypoint = Some(vec!["/run".into()]), "spec.job: set exactly one"),
+            (
+                |s| s.max_parallelism = Some(1),
+                "spec.parallelism: 2 exceeds spec.maxParallelism 1",
+            ),
+            (
+                |s| {
+                    s.savepoints = None;
+                    s.checkpointing = None;
+                },
+                "spec.savepoints.directory",
+            ),
+            (
+                |s| {
+                    s.upgrade_mode = UpgradeMode::LastState;
+                    s.checkpointing = None;
+                },
+                "spec.checkpointing: upgradeMode last-state",
+            ),
+            (
+                |s| s.initial_savepoint_path = Some("/data/sp".into()),
+                "spec.initialSavepointPath",
+            ),
+            (
+                |s| s.job.entrypoint = Some(vec!["/run".into()]),
+                "spec.job: set exactly one",
+            ),
             (|s| s.job.args = Some(vec!["x".into()]), "spec.job.args"),
-            (|s| {
-                s.config.insert("a'b".into(), "1".into());
-            }, "spec.config: key 'a'b'"),
+            (
+                |s| {
+                    s.config.insert("a'b".into(), "1".into());
+                },
+                "spec.config: key 'a'b'",
+            ),
         ];
         for (break_it, expected) in cases {
             let mut s = valid();
             break_it(&mut s);
             let found = problems(&s);
-            assert!(found.iter().any(|p| p.contains(expected)), "expected {expected:?} in {found:?}");
+            assert!(
+                found.iter().any(|p| p.contains(expected)),
+                "expected {expected:?} in {found:?}"
+            );
         }
     }
 }

@@ -63,7 +63,7 @@ pub const URL_PATTERN: &str = r"^[a-z][a-z0-9+.-]*://.+$";
     doc = "A streaming job run by Freshet"
 )]
 #[x_kube(
-    validation = Rule::new("self.upgradeMode != 'savepoint' || (has(self.savepoints) && has(self.savepoints.directory))").message("upgradeMode savepoint needs spec.savepoints.directory").field_path(".savepoints.directory"),
+    validation = Rule::new("self.upgradeMode != 'savepoint' || has(self.checkpointing) || (has(self.savepoints) && has(self.savepoints.directory))").message("upgradeMode savepoint needs spec.savepoints.directory (or spec.checkpointing, whose storage keeps savepoints by default); set upgradeMode: stateless for a job without state").field_path(".savepoints.directory"),
     validation = Rule::new("self.upgradeMode != 'last-state' || has(self.checkpointing)").message("upgradeMode last-state needs spec.checkpointing").field_path(".checkpointing"),
     validation = Rule::new("!has(self.maxParallelism) || self.parallelism <= self.maxParallelism").message("spec.parallelism must not exceed spec.maxParallelism").field_path(".parallelism"),
     validation = Rule::new("!has(self.savepoints) || !has(self.savepoints.periodicInterval) || has(self.savepoints.directory)").message("periodic savepoints need spec.savepoints.directory").field_path(".savepoints.directory"),

@@ -79,10 +79,10 @@ pub struct StreamJobStatus {
     /// `periodicInterval` later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_periodic_savepoint: Option<String>,
-    /// The generation whose upgrade was rolled back: not deployed again until the spec
-    /// changes once more.
+    /// The spec (its deployable form, as JSON) whose upgrade was rolled back: not deployed
+    /// again until the spec changes in a way that needs a redeployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rolled_back_generation: Option<i64>,
+    pub rolled_back_spec: Option<String>,
 }
 
 /// Coarse lifecycle phase.

@@ -50,7 +50,13 @@ type Verdict = (bool, &'static str, String);
 
 fn ready(input: &DecideInput<'_>, status: &StreamJobStatus) -> Verdict {
     let running = input.observed.job_state() == Some(JobState::Running);
-    match (status.phase, &status.operation) {
+    let operation = status.operation.as_ref().filter(|op| {
+        !matches!(
+            op.purpose,
+            crate::crd::Purpose::ManualSavepoint | crate::crd::Purpose::PeriodicSavepoint
+        )
+    });
+    match (status.phase, operation) {
         (Some(Phase::Running), None) if running && input.spec_error.is_none() => {
             (true, "JobRunning", "the job runs the current spec".into())
         }

@@ -6,6 +6,9 @@ use super::snapshots::snapshot;
 use super::{DecideInput, JobState};
 use crate::crd::{JobInfo, SnapshotKind, StreamJobStatus};
 
+/// A job running this long since its deployment runs stably (failed restarts reset).
+const STABLE_MINUTES: i64 = 10;
+
 /// Copies the observation's job and checkpoint facts into `status`.
 pub fn mirror_observations(input: &DecideInput<'_>, status: &mut StreamJobStatus) {
     let observed = input.observed;
@@ -51,5 +54,15 @@ pub fn mirror_observations(input: &DecideInput<'_>, status: &mut StreamJobStatus
                 status.failed_restarts = 0;
             }
         }
+    }
+    // Running for a while without checkpoints (or without checkpointing) counts as stable too.
+    let deployed = status
+        .deployed_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    if observed.job_state() == Some(JobState::Running)
+        && deployed.is_some_and(|t| input.now.signed_duration_since(t) >= chrono::Duration::minutes(STABLE_MINUTES))
+    {
+        status.failed_restarts = 0;
     }
 }

@@ -46,8 +46,11 @@ pub fn stop_mode(old: Option<&StreamJobSpec>, new: &StreamJobSpec) -> StopMode {
         UpgradeMode::LastState => StopMode::LastState,
         UpgradeMode::Savepoint => StopMode::Savepoint,
     };
-    // A savepoint needs a directory; a spec without one keeps its state through checkpoints.
-    let has_directory = |s: &StreamJobSpec| s.savepoints.as_ref().and_then(|p| p.directory.as_ref()).is_some();
+    // A savepoint needs a directory (its own, or the checkpoint storage's default); a spec
+    // without either keeps its state through checkpoints.
+    let has_directory = |s: &StreamJobSpec| {
+        s.savepoints.as_ref().and_then(|p| p.directory.as_ref()).is_some() || s.checkpointing.is_some()
+    };
     if mode == StopMode::Savepoint && !has_directory(new) && !old.is_some_and(has_directory) {
         return StopMode::LastState;
     }

@@ -1,6 +1,6 @@
 //! Which spec changes need a redeployment. Nonces, the desired state, savepoint scheduling,
-//! the restart policy and rollback settings are acted on without redeploying, so they are
-//! left out of the comparison.
+//! the restart policy, rollback settings, the upgrade mode and the initial savepoint are acted
+//! on without redeploying, so they are left out of the comparison.
 
 use crate::crd::{DesiredState, RestartPolicy, StreamJobSpec, UpgradeMode};
 
@@ -14,6 +14,8 @@ pub fn deployable_form(spec: &StreamJobSpec) -> String {
     s.restart_policy = RestartPolicy::default();
     s.rollback = None;
     s.upgrade_mode = UpgradeMode::Savepoint;
+    // Only the first deployment starts from it.
+    s.initial_savepoint_path = None;
     if let Some(sp) = s.savepoints.as_mut() {
         sp.periodic_interval = None;
         sp.history_max_count = None;

@@ -12,12 +12,15 @@ use chrono::{DateTime, Utc};
 pub fn next(input: &DecideInput<'_>, d: &mut Decision, op: Operation) {
     let target = op.target_spec.as_deref().and_then(spec_diff::from_json);
     if !input.observed.coordinator_exists {
-        // Recorded, then interrupted before (or while) applying: apply again.
+        // Recorded, then interrupted before (or while) applying: apply again. The HA record is
+        // reset only if it belongs to the previous run (it records that run's end), or the
+        // deployment is stateless; otherwise it may already hold this run's checkpoints.
+        let lease_ended = input.observed.lease.as_ref().is_some_and(|l| l.job_ended.is_some());
         if let Some(spec) = target {
             d.action = Action::Deploy {
                 spec: Box::new(spec),
                 restore_from: operation::location(&op.restore_from),
-                reset_ha: true,
+                reset_ha: lease_ended || op.stop_mode == Some(StopMode::Stateless),
             };
         }
         d.status.operation = Some(op);
@@ -88,7 +91,10 @@ fn succeeded(d: &mut Decision, op: Operation) {
         d.outcomes.push("upgrade:rollback:succeeded".into());
     }
     if op.purpose != Purpose::Rollback {
-        d.status.rolled_back_generation = None;
+        d.status.rolled_back_spec = None;
+    }
+    if op.purpose == Purpose::Restart {
+        d.status.last_restart_nonce = op.nonce;
     }
     event(d, false, "JobRunning", format!("the job runs ({:?} done)", op.purpose));
 }
@@ -138,7 +144,7 @@ fn roll_back(input: &DecideInput<'_>, d: &mut Decision, why: String) {
         format!("generation {} was rolled back: {why}", input.generation),
     );
     d.outcomes.push("upgrade:rollback:started".into());
-    d.status.rolled_back_generation = Some(input.generation);
+    d.status.rolled_back_spec = Some(spec_diff::deployable_form(input.spec));
     let op = operation::start(
         Purpose::Rollback,
         Step::TearingDown,

@@ -88,7 +88,11 @@ fn completed(input: &DecideInput<'_>, d: &mut Decision, mut op: Operation, locat
     };
     let savepoint = snapshot(&location, kind, None, input.now);
     record_savepoint(&mut d.status, savepoint.clone());
-    clear_error(d, &["SavepointFailed", SAVEPOINT_ABORTED, UPGRADE_BLOCKED]);
+    if stops_job(op.purpose) {
+        clear_error(d, &["SavepointFailed", SAVEPOINT_ABORTED, UPGRADE_BLOCKED]);
+    } else {
+        clear_error(d, &["SavepointFailed"]);
+    }
     d.outcomes.push(format!("savepoint:{}:completed", kind_name(kind)));
     super::event(
         d,
@@ -176,7 +180,7 @@ fn give_up(input: &DecideInput<'_>, d: &mut Decision, mut op: Operation, reason:
                     d,
                     true,
                     "FallbackToLastState",
-                    format!("no savepoint ({reason}); the job is unhealthy, redeploying from its latest checkpoint"),
+                    format!("no savepoint ({reason}); the job is unhealthy, stopping it at its latest checkpoint"),
                 );
                 op.stop_mode = Some(StopMode::LastState);
                 operation::advance(&mut op, Step::TearingDown, input.now);

@@ -55,17 +55,17 @@ pub fn next(input: &DecideInput<'_>, d: &mut Decision) {
         d.status.last_reconciled_spec = Some(spec_diff::to_json(input.spec));
         return;
     }
+    if let Some(wait) = backing_off(input, d) {
+        d.requeue = wait;
+        return continue_with_deployed(input, d);
+    }
     if input.spec.state == DesiredState::Suspended {
         event(d, false, "Suspending", "suspending the job");
         return start_stop(input, d, Purpose::Suspend, None);
     }
     let recorded = d.status.last_reconciled_spec.clone().unwrap_or_default();
     if spec_diff::needs_redeploy(input.spec, &recorded) {
-        if d.status.rolled_back_generation == Some(input.generation) {
-            return continue_with_deployed(input, d);
-        }
-        if let Some(wait) = backing_off(input, d) {
-            d.requeue = wait;
+        if d.status.rolled_back_spec.as_deref() == Some(spec_diff::deployable_form(input.spec).as_str()) {
             return continue_with_deployed(input, d);
         }
         event(
@@ -87,7 +87,29 @@ pub fn next(input: &DecideInput<'_>, d: &mut Decision) {
 fn continue_with_deployed(input: &DecideInput<'_>, d: &mut Decision) {
     let Some(spec) = deployed_spec(&d.status) else { return };
     if input.observed.job_state() == Some(JobState::Failed) {
-        return recover(input, d, &spec);
+        let current = if input.spec_error.is_none() {
+            input.spec.clone()
+        } else {
+            spec
+        };
+        return recover(input, d, &current);
+    }
+    if !input.observed.coordinator_exists && input.observed.lease.as_ref().is_none_or(|l| l.job_ended.is_none()) {
+        // The coordinator Deployment vanished (deleted by hand): apply the job again. The HA
+        // record is kept, so the coordinator restores from the checkpoint it holds.
+        event(
+            d,
+            true,
+            "Redeploying",
+            "the coordinator Deployment is missing; applying the job again",
+        );
+        d.action = crate::decide::Action::Deploy {
+            spec: Box::new(spec),
+            restore_from: d.status.restore_point.as_ref().map(|r| r.location.clone()),
+            reset_ha: false,
+        };
+        d.requeue = POLL;
+        return;
     }
     if input.spec_error.is_none() && input.observed.running() {
         let nonce = input.spec.savepoint_trigger_nonce;
@@ -143,9 +165,6 @@ pub(super) fn start_stop(input: &DecideInput<'_>, d: &mut Decision, purpose: Pur
     let mut op = operation::start(purpose, step, Some(mode), input.now);
     op.nonce = nonce;
     op.target_generation = Some(input.generation);
-    if purpose == Purpose::Restart {
-        d.status.last_restart_nonce = nonce;
-    }
     super::continue_operation(input, d, op);
 }
 
