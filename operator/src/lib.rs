@@ -11,7 +11,14 @@
 //!
 //! - [`crd`]: the resource's types; the CRD is generated from them.
 //! - [`validate`]: checks of a spec beyond the schema, with field paths.
+//! - [`observe`]: reads objects, the HA Lease and the coordinator's REST status; never acts.
 //! - [`decide`]: the pure decision: (spec, status, observation, now) -> next step.
+//! - [`act`]: writes the status first, then applies the step (server-side apply, events).
+//! - [`resources`]: the owned objects built from a spec (pure).
+//! - [`controller`]: the watch loop, finalizer and error policy; [`context`], [`error`].
+//! - [`coordinator_client`], [`metrics`], [`election`], [`server`], [`cli`]: the REST client of
+//!   coordinators, the operator's metrics, its leader election, health/metrics endpoints and
+//!   the `run` options.
 #![warn(missing_docs)]
 
 pub mod act;
@@ -21,4 +28,5 @@ pub mod crd;
 pub mod decide;
 pub mod error;
 pub mod observe;
+pub mod resources;
 pub mod validate;
