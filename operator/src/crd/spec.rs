@@ -20,6 +20,8 @@ pub const URL_PATTERN: &str = r"^[a-z][a-z0-9+.-]*://.+$";
 
 /// A streaming job run by Freshet: a coordinator (one, or more for high availability) and
 /// workers, deployed, upgraded, rescaled, suspended and recovered by the operator.
+// kube's `printcolumn(...)` attributes repeat `type_ = "string"` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "freshet.dev",

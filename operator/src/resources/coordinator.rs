@@ -6,7 +6,9 @@
 //! rolling update would wait for it forever).
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, Probe, Volume};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, Probe, TCPSocketAction, Volume,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -58,6 +60,10 @@ pub fn coordinator_command(
             "--checkpoint-interval".into(),
             format!("{}ms", interval.as_millis()),
         ]);
+    } else {
+        // No checkpointing: the default `./checkpoints` is on the read-only root file system;
+        // point it at the pod's writable local directory.
+        flags.extend(["--checkpoint-dir".into(), format!("file://{}/checkpoints", names::LOCAL_DIR)]);
     }
     if let Some(dir) = spec.savepoints.as_ref().and_then(|s| s.directory.clone()) {
         flags.extend(["--savepoint-dir".into(), dir]);
@@ -121,7 +127,14 @@ pub fn coordinator(
         container_port("rest", names::REST_PORT),
         container_port("metrics", names::METRICS_PORT),
     ]);
-    main.liveness_probe = Some(http_probe("/healthz"));
+    // Liveness by TCP: a standby coordinator binds the REST port at start but serves HTTP only
+    // once it leads, so an HTTP liveness probe would restart every standby.
+    main.liveness_probe = Some(Probe {
+        tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(names::REST_PORT), host: None }),
+        period_seconds: Some(10),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    });
     main.readiness_probe = Some(http_probe("/readyz"));
     main.volume_mounts
         .get_or_insert_with(Vec::new)
@@ -248,7 +261,8 @@ mod tests {
         let c = &pod.containers[0];
         assert_eq!(c.image.as_deref(), Some("ghcr.io/freshet/freshet:0.9"));
         let probe_path = |p: &Option<Probe>| p.as_ref().unwrap().http_get.as_ref().unwrap().path.clone().unwrap();
-        assert_eq!(probe_path(&c.liveness_probe), "/healthz");
+        let liveness = c.liveness_probe.as_ref().and_then(|p| p.tcp_socket.as_ref()).map(|t| t.port.clone());
+        assert_eq!(liveness, Some(IntOrString::Int(names::REST_PORT)));
         assert_eq!(probe_path(&c.readiness_probe), "/readyz");
         let mounts: Vec<(&str, &str)> = c
             .volume_mounts
