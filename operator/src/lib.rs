@@ -11,6 +11,8 @@
 //! - [`crd`]: the resource's types; the CRD is generated from them.
 //! - [`validate`]: checks of a spec beyond the schema, with field paths.
 //! - [`decide`]: the pure decision: (spec, status, observation, now) -> next step.
+//! - [`permissions`]: the API rights the operator needs (the chart's RBAC is checked against it).
 #![warn(missing_docs)]
 
 pub mod crd;
+pub mod permissions;
