@@ -599,3 +599,13 @@ fn document_splitting_skips_comments_and_empty_documents() {
     let docs = split_documents("# header\n---\na: 1\n---\n# only a comment\n---\n\n---\nb: [x]\n");
     assert_eq!(docs, vec![serde_json::json!({"a": 1}), serde_json::json!({"b": ["x"]})]);
 }
+
+#[test]
+#[should_panic(expected = "misspelled")]
+fn a_misspelled_field_fails_the_typed_parse() {
+    let doc = serde_json::json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "x"}, "automountServiceAcountToken": true
+    });
+    let _: ServiceAccount = typed(&doc);
+}
