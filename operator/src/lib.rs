@@ -19,6 +19,7 @@
 //! - [`coordinator_client`], [`metrics`], [`election`], [`server`], [`cli`]: the REST client of
 //!   coordinators, the operator's metrics, its leader election, health/metrics endpoints and
 //!   the `run` options.
+//! - [`permissions`]: the API rights the operator needs (the chart's RBAC is checked against it).
 #![warn(missing_docs)]
 
 pub mod act;
@@ -28,5 +29,6 @@ pub mod crd;
 pub mod decide;
 pub mod error;
 pub mod observe;
+pub mod permissions;
 pub mod resources;
 pub mod validate;

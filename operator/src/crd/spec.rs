@@ -65,6 +65,7 @@ pub const URL_PATTERN: &str = r"^[a-z][a-z0-9+.-]*://.+$";
     doc = "A streaming job run by Freshet"
 )]
 #[x_kube(
+    cel,
     validation = Rule::new("self.upgradeMode != 'savepoint' || has(self.checkpointing) || (has(self.savepoints) && has(self.savepoints.directory))").message("upgradeMode savepoint needs spec.savepoints.directory (or spec.checkpointing, whose storage keeps savepoints by default); set upgradeMode: stateless for a job without state").field_path(".savepoints.directory"),
     validation = Rule::new("self.upgradeMode != 'last-state' || has(self.checkpointing)").message("upgradeMode last-state needs spec.checkpointing").field_path(".checkpointing"),
     validation = Rule::new("!has(self.maxParallelism) || self.parallelism <= self.maxParallelism").message("spec.parallelism must not exceed spec.maxParallelism").field_path(".parallelism"),
@@ -159,6 +160,7 @@ impl PullPolicy {
 /// The job: SQL run by the stock image, or a custom image's own entrypoint.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[x_kube(
+    cel,
     validation = Rule::new("has(self.sql) != has(self.entrypoint)").message("set exactly one of job.sql and job.entrypoint"),
     validation = Rule::new("!has(self.args) || has(self.entrypoint)").message("job.args needs job.entrypoint")
 )]
