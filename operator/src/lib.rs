@@ -11,6 +11,8 @@
 //! - [`crd`]: the resource's types; the CRD is generated from them.
 //! - [`validate`]: checks of a spec beyond the schema, with field paths.
 //! - [`decide`]: the pure decision: (spec, status, observation, now) -> next step.
+//! - [`coordinator_client`]: the client of a coordinator's REST API.
 #![warn(missing_docs)]
 
+pub mod coordinator_client;
 pub mod crd;
