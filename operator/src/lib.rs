@@ -13,10 +13,11 @@
 //! - [`decide`]: the pure decision: (spec, status, observation, now) -> next step.
 //! - [`coordinator_client`]: the client of a coordinator's REST API.
 //! - [`election`]: leader election among operator replicas on a Lease (`freshet-ha`).
-//! - [`metrics`]: the operator's Prometheus metrics.
+//! - [`metrics`]: the operator's Prometheus metrics; [`server`]: `/metrics`, `/healthz`, `/readyz`.
 #![warn(missing_docs)]
 
 pub mod coordinator_client;
 pub mod crd;
 pub mod election;
 pub mod metrics;
+pub mod server;
