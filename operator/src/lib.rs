@@ -14,8 +14,10 @@
 //! - [`coordinator_client`]: the client of a coordinator's REST API.
 //! - [`election`]: leader election among operator replicas on a Lease (`freshet-ha`).
 //! - [`metrics`]: the operator's Prometheus metrics; [`server`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`cli`]: the options of `freshet-operator run`.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod coordinator_client;
 pub mod crd;
 pub mod election;
