@@ -23,12 +23,17 @@
 #![warn(missing_docs)]
 
 pub mod act;
+pub mod cli;
 pub mod context;
 pub mod controller;
+pub mod coordinator_client;
 pub mod crd;
 pub mod decide;
+pub mod election;
 pub mod error;
+pub mod metrics;
 pub mod observe;
 pub mod permissions;
 pub mod resources;
+pub mod server;
 pub mod validate;
