@@ -22,6 +22,7 @@ pub async fn act(ctx: &Context, job: &StreamJob, decision: &Decision) -> Result<
     let namespace = job.namespace().ok_or(Error::MissingNamespace)?;
     let name = job.name_any();
     let mut status = decision.status.clone();
+    status.selector = Some(names::worker_selector(&name));
     write_status(ctx, &namespace, &name, &status).await?;
     record_events(ctx, job, decision).await;
     match &decision.action {

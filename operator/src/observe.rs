@@ -33,10 +33,7 @@ pub async fn observe(ctx: &Context, job: &StreamJob) -> Result<Observation> {
         .await?
         .items
         .len();
-    let lease = match leases.get_opt(&names::ha_lease(&name)).await? {
-        Some(lease) => Some(read_lease(&lease)),
-        None => None,
-    };
+    let lease = leases.get_opt(&names::ha_lease(&name)).await?.map(|l| read_lease(&l));
 
     let mut observation = Observation {
         coordinator_exists,

@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn each_problem_names_its_field() {
-        let cases: Vec<(fn(&mut StreamJobSpec), &str)> = vec![
+        type Breaker = fn(&mut StreamJobSpec);
+        let cases: Vec<(Breaker, &str)> = vec![
             (
                 |s| s.checkpointing.as_mut().unwrap().interval = "10x".into(),
                 "spec.checkpointing.interval",

@@ -374,16 +374,28 @@ fn valid_specs_pass_the_cel_rules() {
     }
 }
 
+/// The message of the rule that savepoint upgrades need somewhere to put savepoints.
+const SAVEPOINT_RULE: &str = "upgradeMode savepoint needs spec.savepoints.directory (or spec.checkpointing, whose storage keeps savepoints by default); set upgradeMode: stateless for a job without state";
+
+#[test]
+fn savepoint_mode_accepts_checkpoint_storage_as_the_savepoint_directory() {
+    let spec = with(
+        valid(),
+        json!({"savepoints": null, "checkpointing": {"storage": "s3://b/chk"}}),
+    );
+    assert_eq!(spec_failures(spec), Vec::<String>::new());
+}
+
 #[test]
 fn each_cel_rule_rejects_its_bad_case() {
     let cases = [
         (
             with(valid(), json!({"savepoints": null})),
-            "upgradeMode savepoint needs spec.savepoints.directory",
+            SAVEPOINT_RULE,
         ),
         (
             with(valid(), json!({"savepoints": {"directory": null, "historyMaxCount": 3}})),
-            "upgradeMode savepoint needs spec.savepoints.directory",
+            SAVEPOINT_RULE,
         ),
         (
             with(valid(), json!({"upgradeMode": "last-state"})),

@@ -63,7 +63,10 @@ pub fn coordinator_command(
     } else {
         // No checkpointing: the default `./checkpoints` is on the read-only root file system;
         // point it at the pod's writable local directory.
-        flags.extend(["--checkpoint-dir".into(), format!("file://{}/checkpoints", names::LOCAL_DIR)]);
+        flags.extend([
+            "--checkpoint-dir".into(),
+            format!("file://{}/checkpoints", names::LOCAL_DIR),
+        ]);
     }
     if let Some(dir) = spec.savepoints.as_ref().and_then(|s| s.directory.clone()) {
         flags.extend(["--savepoint-dir".into(), dir]);
@@ -130,7 +133,10 @@ pub fn coordinator(
     // Liveness by TCP: a standby coordinator binds the REST port at start but serves HTTP only
     // once it leads, so an HTTP liveness probe would restart every standby.
     main.liveness_probe = Some(Probe {
-        tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(names::REST_PORT), host: None }),
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::Int(names::REST_PORT),
+            host: None,
+        }),
         period_seconds: Some(10),
         failure_threshold: Some(3),
         ..Probe::default()
@@ -197,8 +203,15 @@ mod tests {
         let ckpt = "--checkpoint-dir s3://ckpt/orders --checkpoint-interval 5400000ms";
         let sp = "--savepoint-dir s3://sp/orders";
         let job = "coordinator --job /etc/freshet/job.sql";
+        let local = "--checkpoint-dir file:///var/lib/freshet/checkpoints";
         let cases: Vec<(&str, StreamJobSpec, Option<&str>, &str, String)> = vec![
-            ("sql", fixtures::sql_spec(), None, "freshet", format!("{job} {BASE}")),
+            (
+                "sql",
+                fixtures::sql_spec(),
+                None,
+                "freshet",
+                format!("{job} {BASE} {local}"),
+            ),
             (
                 "restore without allow",
                 no_allow,
@@ -225,7 +238,7 @@ mod tests {
                 fixtures::entrypoint_spec(),
                 Some("s3://x"),
                 "/opt/run.sh",
-                format!("--verbose {BASE} --restore s3://x"),
+                format!("--verbose {BASE} {local} --restore s3://x"),
             ),
         ];
         for (what, spec, restore, want_command, want_args) in cases {
@@ -261,7 +274,11 @@ mod tests {
         let c = &pod.containers[0];
         assert_eq!(c.image.as_deref(), Some("ghcr.io/freshet/freshet:0.9"));
         let probe_path = |p: &Option<Probe>| p.as_ref().unwrap().http_get.as_ref().unwrap().path.clone().unwrap();
-        let liveness = c.liveness_probe.as_ref().and_then(|p| p.tcp_socket.as_ref()).map(|t| t.port.clone());
+        let liveness = c
+            .liveness_probe
+            .as_ref()
+            .and_then(|p| p.tcp_socket.as_ref())
+            .map(|t| t.port.clone());
         assert_eq!(liveness, Some(IntOrString::Int(names::REST_PORT)));
         assert_eq!(probe_path(&c.readiness_probe), "/readyz");
         let mounts: Vec<(&str, &str)> = c

@@ -127,7 +127,7 @@ fn continue_with_deployed(input: &DecideInput<'_>, d: &mut Decision) {
         if periodic_due(input, d) {
             d.status.last_periodic_savepoint = Some(input.now.to_rfc3339());
             let op = operation::start(Purpose::PeriodicSavepoint, Step::Savepointing, None, input.now);
-            return savepointing::next(input, d, op);
+            savepointing::next(input, d, op);
         }
     }
 }

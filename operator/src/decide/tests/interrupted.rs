@@ -154,7 +154,9 @@ fn upgrade_savepoint_failing_on_a_healthy_job_keeps_it_running() {
 #[test]
 fn upgrade_savepoint_timing_out_is_retried() {
     let mut s = spec();
-    s.savepoints.as_mut().map(|p| p.timeout = Some("1m".into()));
+    if let Some(p) = s.savepoints.as_mut() {
+        p.timeout = Some("1m".into());
+    }
     let mut w = World::running(s);
     w.change(|s| s.parallelism = 4);
     w.step(&running(None));

@@ -216,7 +216,9 @@ fn deletion_without_final_savepoint_releases_at_once() {
 #[test]
 fn deletion_with_final_savepoint() {
     let mut s = spec();
-    s.savepoints.as_mut().map(|p| p.on_deletion = Some(true));
+    if let Some(p) = s.savepoints.as_mut() {
+        p.on_deletion = Some(true);
+    }
     let mut w = World::running(s);
     w.deleting = true;
     let d = w.step(&running(None));
@@ -237,7 +239,9 @@ fn deletion_with_final_savepoint() {
 #[test]
 fn deletion_savepoint_failing_never_blocks_deletion() {
     let mut s = spec();
-    s.savepoints.as_mut().map(|p| p.on_deletion = Some(true));
+    if let Some(p) = s.savepoints.as_mut() {
+        p.on_deletion = Some(true);
+    }
     let mut w = World::running(s);
     w.deleting = true;
     w.step(&running(None));
@@ -258,10 +262,10 @@ fn deletion_savepoint_failing_never_blocks_deletion() {
 #[test]
 fn deletion_savepoint_hanging_is_bounded_by_a_deadline() {
     let mut s = spec();
-    s.savepoints.as_mut().map(|p| {
+    if let Some(p) = s.savepoints.as_mut() {
         p.on_deletion = Some(true);
         p.timeout = Some("1m".into());
-    });
+    }
     let mut w = World::running(s);
     w.deleting = true;
     w.step(&running(None));

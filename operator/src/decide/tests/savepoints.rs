@@ -72,10 +72,10 @@ fn manual_savepoint_failure_is_retried_then_reported() {
 #[test]
 fn savepoint_timeout_counts_as_a_failed_attempt() {
     let mut s = spec();
-    s.savepoints.as_mut().map(|p| {
+    if let Some(p) = s.savepoints.as_mut() {
         p.timeout = Some("30s".into());
         p.max_attempts = Some(1);
-    });
+    }
     let mut w = World::running(s);
     w.change(|s| s.savepoint_trigger_nonce = Some(3));
     w.step(&running(None));
@@ -91,7 +91,9 @@ fn savepoint_timeout_counts_as_a_failed_attempt() {
 #[test]
 fn periodic_savepoints_are_taken_on_schedule() {
     let mut s = spec();
-    s.savepoints.as_mut().map(|p| p.periodic_interval = Some("1h".into()));
+    if let Some(p) = s.savepoints.as_mut() {
+        p.periodic_interval = Some("1h".into());
+    }
     let mut w = World::running(s);
     assert_eq!(w.step(&running(None)).action, Action::None);
     w.advance(3601);
@@ -129,10 +131,10 @@ fn history_pruned_by_count_and_age_keeping_the_newest() {
     ];
     for (count, age, expected) in cases {
         let mut s = spec();
-        s.savepoints.as_mut().map(|p| {
+        if let Some(p) = s.savepoints.as_mut() {
             p.history_max_count = count;
             p.history_max_age = age.map(String::from);
-        });
+        }
         let kept: Vec<String> = prune_history(&history, &s, t0())
             .into_iter()
             .map(|s| s.location)
@@ -141,7 +143,9 @@ fn history_pruned_by_count_and_age_keeping_the_newest() {
     }
     // The newest is kept however old it is.
     let mut s = spec();
-    s.savepoints.as_mut().map(|p| p.history_max_age = Some("1m".into()));
+    if let Some(p) = s.savepoints.as_mut() {
+        p.history_max_age = Some("1m".into());
+    }
     let kept = prune_history(&[sp("old", 100)], &s, t0());
     assert_eq!(kept.len(), 1);
 }
