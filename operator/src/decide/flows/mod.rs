@@ -115,8 +115,16 @@ pub(super) fn savepoint_attempts(spec: &StreamJobSpec) -> i32 {
         .max(1)
 }
 
-/// Records an error with a stable reason.
+/// Records an error with a stable reason. The same error again keeps its time, so a pass that
+/// finds nothing new writes an unchanged status (and does not wake the controller again).
 pub(super) fn set_error(input: &DecideInput<'_>, d: &mut Decision, reason: &str, message: String) {
+    if d.status
+        .error
+        .as_ref()
+        .is_some_and(|e| e.reason == reason && e.message == message)
+    {
+        return;
+    }
     d.status.error = Some(ErrorInfo {
         reason: reason.to_string(),
         message,

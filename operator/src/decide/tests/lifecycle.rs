@@ -325,3 +325,44 @@ fn rollback_when_upgrade_misses_readiness_deadline() {
     w.change(|s| s.job.sql = Some("INSERT INTO out SELECT fixed FROM src;".into()));
     assert!(matches!(w.step(&running(None)).action, Action::TriggerSavepoint { .. }));
 }
+
+#[test]
+fn a_pass_that_finds_nothing_new_writes_the_same_status() {
+    // The controller is woken by every status change; a status that changed on every pass
+    // would reconcile in a hot loop.
+    let mut failed = spec();
+    failed.restart_policy.max_restarts = 0;
+    let mut invalid = World::running(spec());
+    invalid.change(|s| s.parallelism = 3);
+    invalid.spec_error = Some("spec.restartPolicy.backoff: bad".into());
+    let mut suspended = World::running(spec());
+    suspended.change(|s| s.state = DesiredState::Suspended);
+    suspended.step(&running(None));
+    suspended.step(&with_savepoint(
+        running(None),
+        SavepointObservation::Completed("s3://b/sp/1".into()),
+    ));
+    suspended.step(&torn_down(None));
+    let cases: Vec<(&str, World, Observation)> = vec![
+        (
+            "running",
+            World::running(spec()),
+            running(Some((1, "s3://bucket/chk/chk-1"))),
+        ),
+        (
+            "failed for good",
+            World::running(failed),
+            with_state(JobState::Failed, None),
+        ),
+        ("invalid spec", invalid, running(None)),
+        ("suspended", suspended, torn_down(None)),
+    ];
+    for (name, mut w, observed) in cases {
+        w.step(&observed);
+        let settled = w.status.clone();
+        w.advance(45);
+        let d = w.step(&observed);
+        assert_eq!(d.action, Action::None, "{name}");
+        assert_eq!(w.status, settled, "{name}: the status changed without news");
+    }
+}

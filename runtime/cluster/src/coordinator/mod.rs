@@ -210,7 +210,8 @@ pub async fn run(
 
     let renewing = leader.clone().map(|l| tokio::spawn(l.keep_renewing()));
     let handle = executor.handle();
-    let stop = futures::FutureExt::shared(Box::pin(stop) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+    // Shared: the stopper waits for it while the job runs, and a lingering coordinator after.
+    let stop = futures::FutureExt::shared(futures::FutureExt::boxed(stop));
     let stop_signal = stop.clone();
     let stopper = tokio::spawn(async move {
         stop_signal.await;
