@@ -98,9 +98,10 @@ async fn running(job: StreamJob) -> Cluster {
     cluster
 }
 
-/// From a triggered stop-with-savepoint to the redeployment: the savepoint completes at
-/// `location`, the job is torn down, its pods go, and the next pass deploys. Returns that pass.
-async fn savepoint_completes_and_job_is_redeployed(cluster: &Cluster, location: &str) -> Pass {
+/// From a triggered stop-with-savepoint to the pass after the job's pods are gone: the
+/// savepoint completes at `location`, the job is torn down, its pods terminate. Returns that
+/// last pass (which redeploys, suspends or releases the finalizer, per the operation).
+async fn savepoint_completes_and_pods_go(cluster: &Cluster, location: &str) -> Pass {
     let pass = cluster.reconcile_ok().await;
     assert_eq!(
         pass.writes(),
@@ -256,7 +257,7 @@ async fn a_changed_sql_is_rolled_out_through_a_stop_with_savepoint() {
     assert_eq!(pass.events(), ["Upgrading"]);
 
     let location = "s3://sp/orders/savepoint-7";
-    let pass = savepoint_completes_and_job_is_redeployed(&cluster, location).await;
+    let pass = savepoint_completes_and_pods_go(&cluster, location).await;
     let job = cluster.job();
     assert_eq!(pass.writes(), deploy_writes(&["orders-worker"]));
     assert_eq!(
@@ -306,7 +307,7 @@ async fn a_rescale_redeploys_more_workers_from_the_savepoint() {
     assert_eq!(cluster.coordinator.savepoint_requests().len(), 1);
 
     let location = "s3://sp/orders/savepoint-9";
-    let pass = savepoint_completes_and_job_is_redeployed(&cluster, location).await;
+    let pass = savepoint_completes_and_pods_go(&cluster, location).await;
     assert_applied_exactly(&pass, &cluster.job(), Some(location));
     assert_eq!(
         pass.applied("StatefulSet")["spec"]["replicas"],
@@ -345,7 +346,7 @@ async fn suspend_stops_with_a_savepoint_and_resume_restores_from_it() {
 
     // Savepoint, teardown; once the pods are gone the job is suspended and nothing is applied.
     let location = "s3://sp/orders/savepoint-3";
-    let pass = savepoint_completes_and_job_is_redeployed(&cluster, location).await;
+    let pass = savepoint_completes_and_pods_go(&cluster, location).await;
     assert_eq!(pass.writes(), ["PATCH streamjobs/orders/status"]);
     let status = pass.status();
     assert_eq!(status.phase, Some(Phase::Suspended));
@@ -401,7 +402,7 @@ async fn every_applied_pod_template_meets_the_restricted_pod_security_standard()
     let cluster = running(job).await;
     cluster.edit(|spec| spec.parallelism = 3);
     cluster.reconcile_ok().await;
-    let pass = savepoint_completes_and_job_is_redeployed(&cluster, "s3://sp/orders/savepoint-2").await;
+    let pass = savepoint_completes_and_pods_go(&cluster, "s3://sp/orders/savepoint-2").await;
     assert_eq!(pass.writes(), deploy_writes(&["orders-worker", "orders-coordinator"]));
 
     let log = cluster.kube.state.lock().unwrap().log.clone();
@@ -436,4 +437,62 @@ async fn every_applied_pod_template_meets_the_restricted_pod_security_standard()
         "operator labels win"
     );
     assert_eq!(cluster.job().metadata.name.as_deref(), Some(NAME));
+}
+#[tokio::test]
+async fn deletion_takes_a_final_savepoint_then_releases_the_finalizer() {
+    let cluster = running(JobBuilder::orders().savepoint_on_deletion().build()).await;
+    cluster.delete_job();
+
+    let pass = cluster.reconcile_ok().await;
+    let recorded = pass.statuses().remove(0);
+    assert_eq!(recorded.phase, Some(Phase::Deleting));
+    let op = recorded.operation.unwrap();
+    assert_eq!((op.purpose, op.step), (Purpose::Delete, Step::Savepointing));
+    assert_eq!(
+        cluster.coordinator.savepoint_requests(),
+        [(
+            "job-1".to_string(),
+            json!({"stop": true, "target_directory": SAVEPOINT_DIR})
+        )]
+    );
+    assert!(cluster.job_exists(), "the finalizer holds the StreamJob");
+
+    let location = "s3://sp/orders/savepoint-final";
+    let pass = savepoint_completes_and_pods_go(&cluster, location).await;
+    assert_eq!(
+        pass.writes(),
+        ["PATCH streamjobs/orders/status", "PATCH streamjobs/orders"]
+    );
+    let release = &pass.requests.last().unwrap();
+    assert_eq!(release.body["metadata"]["finalizers"], json!([]));
+    assert_eq!(release.status, 200, "{}", release.body);
+    assert_eq!(pass.requeue(), Requeue::await_change());
+    let savepoint = pass.status().latest_savepoint.unwrap();
+    assert_eq!(
+        (savepoint.location.as_str(), savepoint.kind),
+        (location, SnapshotKind::Deletion)
+    );
+    assert!(
+        !cluster.job_exists(),
+        "the server removed the StreamJob with its last finalizer"
+    );
+}
+
+#[tokio::test]
+async fn deletion_without_a_final_savepoint_releases_the_finalizer_at_once() {
+    let cluster = running(JobBuilder::orders().savepoints().build()).await;
+    cluster.delete_job();
+
+    let pass = cluster.reconcile().await;
+    assert_eq!(
+        pass.writes(),
+        ["PATCH streamjobs/orders/status", "PATCH streamjobs/orders"]
+    );
+    assert_eq!(pass.status().phase, Some(Phase::Deleting));
+    let release = pass.requests.last().unwrap();
+    assert_eq!(release.body["metadata"]["finalizers"], json!([]));
+    assert_eq!(release.status, 200, "{}", release.body);
+    assert_eq!(pass.requeue(), Requeue::await_change());
+    assert!(cluster.coordinator.savepoint_requests().is_empty());
+    assert!(!cluster.job_exists());
 }
