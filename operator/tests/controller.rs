@@ -308,6 +308,7 @@ async fn a_rescale_redeploys_more_workers_from_the_savepoint() {
 
     let location = "s3://sp/orders/savepoint-9";
     let pass = savepoint_completes_and_pods_go(&cluster, location).await;
+    assert_eq!(pass.writes(), deploy_writes(&["orders-worker"]));
     assert_applied_exactly(&pass, &cluster.job(), Some(location));
     assert_eq!(
         pass.applied("StatefulSet")["spec"]["replicas"],
