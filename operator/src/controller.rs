@@ -86,7 +86,11 @@ pub async fn reconcile(job: Arc<StreamJob>, ctx: Arc<Context>) -> Result<Requeue
         }
     }
     if decision.action == Action::ReleaseFinalizer {
-        remove_finalizer(&api, &job).await?;
+        // `act` just wrote the status, which changed the resourceVersion `job` was read at:
+        // release against the StreamJob as it is now (gone already: nothing to release).
+        if let Some(current) = api.get_opt(&name).await? {
+            remove_finalizer(&api, &current).await?;
+        }
         ctx.metrics.set_job_phase(&key, None);
         return Ok(Requeue::await_change());
     }
