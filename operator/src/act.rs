@@ -125,12 +125,26 @@ async fn record_events(ctx: &Context, job: &StreamJob, decision: &Decision) {
             },
             reason: note.reason.to_string(),
             note: Some(note.note.clone()),
-            action: "Reconcile".into(),
+            // The action tells events of one reason apart: kube's recorder folds events with
+            // the same (type, reason, action) into one series that keeps the first note.
+            action: action_name(&decision.action).into(),
             secondary: None,
         };
         tracing::info!(job = %job.name_any(), reason = note.reason, note = %note.note, "event");
         if let Err(e) = ctx.recorder.publish(&event, &reference).await {
             tracing::warn!(error = %e, "could not record an event");
         }
+    }
+}
+
+/// A short name of an action, for events.
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::None => "Observe",
+        Action::Deploy { .. } => "Deploy",
+        Action::TriggerSavepoint { stop: true, .. } => "StopWithSavepoint",
+        Action::TriggerSavepoint { stop: false, .. } => "TriggerSavepoint",
+        Action::TearDown => "TearDown",
+        Action::ReleaseFinalizer => "ReleaseFinalizer",
     }
 }

@@ -19,6 +19,7 @@
 //! - [`coordinator_client`], [`metrics`], [`election`], [`server`], [`cli`]: the REST client of
 //!   coordinators, the operator's metrics, its leader election, health/metrics endpoints and
 //!   the `run` options.
+//! - [`render`]: `freshet-operator render`, the objects of a manifest without a cluster.
 //! - [`permissions`]: the API rights the operator needs (the chart's RBAC is checked against it).
 #![warn(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod error;
 pub mod metrics;
 pub mod observe;
 pub mod permissions;
+pub mod render;
 pub mod resources;
 pub mod server;
 pub mod validate;

@@ -23,6 +23,15 @@ struct Cli {
 enum Command {
     /// Print the StreamJob CustomResourceDefinition as YAML.
     Crd,
+    /// Check StreamJob manifests and print the objects the operator would apply for them
+    /// (without a cluster).
+    Render {
+        /// A YAML file with one or more StreamJobs (other kinds are skipped).
+        file: std::path::PathBuf,
+        /// Render the deployment as restoring from this snapshot location.
+        #[arg(long)]
+        restore: Option<String>,
+    },
     /// Run the controller: reconcile StreamJobs in the watched namespaces.
     Run(RunOptions),
 }
@@ -31,6 +40,13 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Crd => {
             print!("{}", freshet_operator::crd::crd_yaml()?);
+            Ok(())
+        }
+        Command::Render { file, restore } => {
+            let manifest = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let yaml = freshet_operator::render::render(&manifest, restore.as_deref())
+                .with_context(|| file.display().to_string())?;
+            print!("{yaml}");
             Ok(())
         }
         Command::Run(options) => {

@@ -149,7 +149,6 @@ fn first_deploy(input: &DecideInput<'_>, d: &mut Decision) {
     }
     let mut op = operation::start(Purpose::Deploy, Step::Deploying, None, input.now);
     op.restore_from = initial;
-    event(d, false, "Deploying", "deploying the job");
     deploy::next(input, d, op);
 }
 

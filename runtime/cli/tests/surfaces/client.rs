@@ -18,6 +18,9 @@ pub struct RunningJob {
     pub stderr: Arc<Mutex<String>>,
     /// Addresses the process announced on stderr, by kind (`rest`, `metrics`, `rpc`, `worker`).
     announced: Arc<Mutex<Vec<(&'static str, SocketAddr)>>>,
+    /// The thread copying stderr; joined once the process exited, so `stderr()` then holds
+    /// every line (a test reading it right after the exit must not miss the last ones).
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for RunningJob {
@@ -62,7 +65,7 @@ impl RunningJob {
         let announced = Arc::new(Mutex::new(Vec::new()));
         let pipe = child.stderr.take().expect("stderr piped");
         let (sink, seen) = (stderr.clone(), announced.clone());
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 for (kind, prefix) in ANNOUNCEMENTS {
                     if let Some(a) = address_after(&line, prefix) {
@@ -79,6 +82,7 @@ impl RunningJob {
             metrics: None,
             stderr,
             announced,
+            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -122,6 +126,9 @@ impl RunningJob {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("waitable") {
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
                 let mut out = String::new();
                 if let Some(mut pipe) = self.child.stdout.take() {
                     let _ = pipe.read_to_string(&mut out);
