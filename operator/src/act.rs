@@ -4,7 +4,7 @@
 
 use crate::context::{Context, FIELD_MANAGER};
 use crate::crd::{StreamJob, StreamJobStatus};
-use crate::decide::{Action, Decision};
+use crate::decide::{Action, Decision, Disposal};
 use crate::error::{Error, Result};
 use crate::resources::{job_objects, names};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -72,7 +72,36 @@ pub async fn act(ctx: &Context, job: &StreamJob, decision: &Decision) -> Result<
             delete_if_exists(&statefulsets, &names::workers(&name)).await?;
         }
     }
+    if let Some(disposal) = &decision.dispose {
+        if dispose_savepoints(ctx, &name, disposal, &mut status).await {
+            write_status(ctx, &namespace, &name, &status).await?;
+        }
+    }
     Ok(())
+}
+
+/// Disposes the queued savepoints through the leader; each one done (or that is no savepoint
+/// any more) leaves `status.savepointsToDispose`. Returns whether the status changed.
+async fn dispose_savepoints(ctx: &Context, job: &str, disposal: &Disposal, status: &mut StreamJobStatus) -> bool {
+    let before = status.savepoints_to_dispose.len();
+    for location in &disposal.locations {
+        match ctx
+            .coordinator
+            .dispose_savepoint(&disposal.rest_url, &disposal.job_id, location)
+            .await
+        {
+            Ok(()) => tracing::info!(%job, %location, "savepoint disposed"),
+            Err(e) if e.status().is_some_and(|s| s.as_u16() == 400) => {
+                tracing::warn!(%job, %location, error = %e, "not disposable; dropped from the queue");
+            }
+            Err(e) => {
+                tracing::warn!(%job, %location, error = %e, "savepoint disposal failed; retried on a later pass");
+                continue;
+            }
+        }
+        status.savepoints_to_dispose.retain(|l| l != location);
+    }
+    status.savepoints_to_dispose.len() != before
 }
 
 /// Server-side applies the status.

@@ -497,3 +497,38 @@ async fn deletion_without_a_final_savepoint_releases_the_finalizer_at_once() {
     assert!(cluster.coordinator.savepoint_requests().is_empty());
     assert!(!cluster.job_exists());
 }
+
+#[tokio::test]
+async fn savepoints_pruned_from_the_history_are_disposed_through_the_coordinator() {
+    let cluster = running(JobBuilder::orders().savepoints().build()).await;
+    cluster.edit(|spec| {
+        if let Some(savepoints) = spec.savepoints.as_mut() {
+            savepoints.history_max_count = Some(1);
+        }
+    });
+    for (nonce, location) in [(1, "s3://sp/orders/manual-1"), (2, "s3://sp/orders/manual-2")] {
+        cluster.edit(|spec| spec.savepoint_trigger_nonce = Some(nonce));
+        cluster.reconcile_ok().await;
+        cluster.coordinator.completes_savepoint(location);
+        cluster.reconcile_ok().await;
+    }
+    // manual-1 left the history when manual-2 completed, and was disposed in the same pass:
+    // status first, then the disposal, then the status without it.
+    assert_eq!(cluster.coordinator.disposed(), ["s3://sp/orders/manual-1"]);
+    let status = cluster.status();
+    let history: Vec<&str> = status.savepoint_history.iter().map(|s| s.location.as_str()).collect();
+    assert_eq!(history, ["s3://sp/orders/manual-2"]);
+    assert!(
+        status.savepoints_to_dispose.is_empty(),
+        "{:?}",
+        status.savepoints_to_dispose
+    );
+    // Nothing is disposed twice.
+    cluster.reconcile_ok().await;
+    assert_eq!(cluster.coordinator.disposed().len(), 1);
+    assert!(
+        cluster.coordinator.unexpected().is_empty(),
+        "{:?}",
+        cluster.coordinator.unexpected()
+    );
+}

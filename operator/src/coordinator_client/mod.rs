@@ -113,6 +113,25 @@ impl CoordinatorClient {
             .await
     }
 
+    /// `POST /v1/jobs/{id}/savepoints/dispose`: deletes a savepoint's files with the
+    /// coordinator's storage credentials. `400` if `location` holds no savepoint.
+    pub async fn dispose_savepoint(&self, base: &str, id: &str, location: &str) -> Result<()> {
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "location": location })).map_err(|e| ClientError::Decode {
+                url: base.to_string(),
+                reason: format!("encoding the disposal: {e}"),
+            })?;
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                base,
+                &["v1", "jobs", id, "savepoints", "dispose"],
+                Some(body),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// `POST /v1/jobs/{id}/cancel`: cancels without a savepoint (the job ends `CANCELLED`).
     /// `409` if it is already cancelling or ended.
     pub async fn cancel(&self, base: &str, id: &str) -> Result<()> {

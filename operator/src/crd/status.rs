@@ -50,6 +50,14 @@ pub struct StreamJobStatus {
     /// started empty and completed no checkpoint since).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_point: Option<Snapshot>,
+    /// Savepoints pruned from the history whose files are still to be deleted (through the
+    /// coordinator, which holds the storage credentials).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub savepoints_to_dispose: Vec<String>,
+    /// The snapshot the current deployment restored from (never disposed while it runs: its
+    /// incremental checkpoints may share files with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_from: Option<String>,
     /// The spec (as JSON) of the deployed job, or of the one being deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reconciled_spec: Option<String>,

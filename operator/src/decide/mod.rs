@@ -92,6 +92,17 @@ pub struct EventNote {
     pub note: String,
 }
 
+/// Savepoints whose files go, and the coordinator that deletes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disposal {
+    /// The leader's REST base URL.
+    pub rest_url: String,
+    /// The job id.
+    pub job_id: String,
+    /// The savepoint locations.
+    pub locations: Vec<String>,
+}
+
 /// The result of [`decide`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
@@ -103,6 +114,9 @@ pub struct Decision {
     pub requeue: Duration,
     /// Events to record.
     pub events: Vec<EventNote>,
+    /// Savepoints to dispose after the action, through the leader at `(rest_url, job_id)`;
+    /// act removes each one it disposed from `status.savepointsToDispose`.
+    pub dispose: Option<Disposal>,
     /// Outcomes to count in metrics (`savepoint:<kind>:<outcome>`, `upgrade:<mode>:<outcome>`).
     pub outcomes: Vec<String>,
 }
@@ -115,10 +129,12 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
         requeue: flows::STEADY_REQUEUE,
         events: Vec::new(),
         outcomes: Vec::new(),
+        dispose: None,
     };
     mirror::mirror_observations(input, &mut d.status);
     flows::next_step(input, &mut d);
     snapshots::prune_in_place(input, &mut d.status);
+    d.dispose = snapshots::disposal(input, &d.status);
     d.status.phase = Some(flows::phase_of(input, &d.status));
     d.status.observed_generation = Some(input.generation);
     conditions::update(input, &mut d.status);

@@ -1,7 +1,7 @@
 //! Snapshots in the status: recording completed savepoints, pruning their history by count
 //! and age (the newest is always kept), and choosing what a redeployment restores from.
 
-use super::{DecideInput, Observation};
+use super::{DecideInput, Disposal, Observation};
 use crate::crd::{duration, Snapshot, SnapshotKind, StreamJobSpec, StreamJobStatus};
 use chrono::{DateTime, Utc};
 
@@ -63,9 +63,47 @@ pub fn prune_history(history: &[Snapshot], spec: &StreamJobSpec, now: DateTime<U
     kept
 }
 
-/// Prunes the status's history in place.
+/// Prunes the status's history in place; pruned savepoints are queued for disposal unless
+/// the job may still need them (the restore point, the latest savepoint, what the current
+/// deployment restored from).
 pub fn prune_in_place(input: &DecideInput<'_>, status: &mut StreamJobStatus) {
-    status.savepoint_history = prune_history(&status.savepoint_history, input.spec, input.now);
+    let kept = prune_history(&status.savepoint_history, input.spec, input.now);
+    let pruned: Vec<String> = status
+        .savepoint_history
+        .iter()
+        .filter(|s| !kept.iter().any(|k| k.location == s.location))
+        .map(|s| s.location.clone())
+        .collect();
+    status.savepoint_history = kept;
+    for location in pruned {
+        if !status.savepoints_to_dispose.contains(&location) {
+            status.savepoints_to_dispose.push(location);
+        }
+    }
+    let protected: Vec<String> = [
+        status.restore_point.as_ref().map(|s| s.location.clone()),
+        status.latest_savepoint.as_ref().map(|s| s.location.clone()),
+        status.deployed_from.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    status.savepoints_to_dispose.retain(|l| !protected.contains(l));
+}
+
+/// The disposal to do this pass: every queued savepoint, through the running job's leader
+/// (none while nothing runs; they wait).
+pub fn disposal(input: &DecideInput<'_>, status: &StreamJobStatus) -> Option<Disposal> {
+    if status.savepoints_to_dispose.is_empty() || !input.observed.running() {
+        return None;
+    }
+    let rest_url = input.observed.lease.as_ref()?.rest_url.clone()?;
+    let job_id = input.observed.job.as_ref()?.id.clone();
+    Some(Disposal {
+        rest_url,
+        job_id,
+        locations: status.savepoints_to_dispose.clone(),
+    })
 }
 
 /// What a last-state redeployment restores from, read once the job is torn down: the newest

@@ -29,6 +29,7 @@ struct CoordinatorState {
     job: Option<Job>,
     latest_checkpoint: Option<(u64, String)>,
     triggers: Vec<Trigger>,
+    disposed: Vec<String>,
     unexpected: Vec<String>,
 }
 
@@ -56,6 +57,7 @@ impl FakeCoordinator {
             .route("/v1/jobs/{id}", get(job))
             .route("/v1/jobs/{id}/checkpoints", get(checkpoints))
             .route("/v1/jobs/{id}/savepoints", post(trigger_savepoint))
+            .route("/v1/jobs/{id}/savepoints/dispose", post(dispose_savepoint))
             .route("/v1/jobs/{id}/savepoints/{trigger}", get(savepoint_status))
             .fallback(unexpected)
             .method_not_allowed_fallback(unexpected)
@@ -113,6 +115,11 @@ impl FakeCoordinator {
         if let (true, Some(job)) = (stop, state.job.as_mut()) {
             job.state = "FINISHED";
         }
+    }
+
+    /// The savepoint locations it was asked to dispose, in order.
+    pub fn disposed(&self) -> Vec<String> {
+        self.state.lock().unwrap().disposed.clone()
     }
 
     /// What it was asked that it does not serve.
@@ -203,4 +210,16 @@ async fn unexpected(State(state): State<Shared>, uri: Uri) -> Response {
     eprintln!("{message}");
     state.lock().unwrap().unexpected.push(message.clone());
     error(StatusCode::INTERNAL_SERVER_ERROR, &message)
+}
+
+async fn dispose_savepoint(State(state): State<Shared>, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut state = state.lock().unwrap();
+    if state.job.as_ref().is_none_or(|j| j.id != id) {
+        return no_such_job(&id);
+    }
+    let Some(location) = body["location"].as_str() else {
+        return error(StatusCode::BAD_REQUEST, "missing field `location`");
+    };
+    state.disposed.push(location.to_string());
+    Json(json!({"disposed": location})).into_response()
 }

@@ -37,6 +37,7 @@ pub fn next(input: &DecideInput<'_>, d: &mut Decision, mut op: Operation) {
         (None, _) => {}
     }
     d.status.last_reconciled_spec = Some(spec_diff::to_json(&target));
+    d.status.deployed_from = restore_from.clone();
     d.status.deployed_at = Some(input.now.to_rfc3339());
     d.status.parallelism = Some(target.parallelism);
     let from = restore_from

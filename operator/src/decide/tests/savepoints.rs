@@ -2,7 +2,7 @@
 
 use super::fixtures::*;
 use crate::crd::{Snapshot, SnapshotKind};
-use crate::decide::{prune_history, Action, SavepointObservation};
+use crate::decide::{prune_history, Action, Observation, SavepointObservation};
 use chrono::Duration;
 
 #[test]
@@ -148,4 +148,68 @@ fn history_pruned_by_count_and_age_keeping_the_newest() {
     }
     let kept = prune_history(&[sp("old", 100)], &s, t0());
     assert_eq!(kept.len(), 1);
+}
+
+#[test]
+fn pruned_savepoints_are_disposed_through_the_leader_except_those_still_needed() {
+    let mut s = spec();
+    if let Some(p) = s.savepoints.as_mut() {
+        p.periodic_interval = Some("1h".into());
+        p.history_max_count = Some(1);
+    }
+    let mut w = World::running(s);
+    for n in 1..=3 {
+        w.advance(3601);
+        w.step(&running(None));
+        let location = format!("s3://bucket/sp/p-{n}");
+        w.step(&with_savepoint(
+            running(None),
+            SavepointObservation::Completed(location),
+        ));
+    }
+    let kept: Vec<&str> = w.status.savepoint_history.iter().map(|s| s.location.as_str()).collect();
+    assert_eq!(kept, vec!["s3://bucket/sp/p-3"]);
+    // p-1 went when p-2 arrived, p-2 when p-3 did; each pass hands the queue to act.
+    assert_eq!(
+        w.status.savepoints_to_dispose,
+        vec!["s3://bucket/sp/p-1".to_string(), "s3://bucket/sp/p-2".into()]
+    );
+    let d = w.peek(&running(None));
+    let disposal = d.dispose.expect("a disposal while the job runs");
+    assert_eq!(disposal.rest_url, REST);
+    assert_eq!(disposal.locations.len(), 2);
+    // Nothing is disposed while no leader runs the job.
+    assert_eq!(w.peek(&torn_down(None)).dispose, None);
+}
+
+#[test]
+fn the_restore_point_and_the_deployment_source_are_never_disposed() {
+    let mut s = spec();
+    s.initial_savepoint_path = Some("s3://bucket/sp/base".into());
+    if let Some(p) = s.savepoints.as_mut() {
+        p.history_max_count = Some(1);
+    }
+    let mut w = World::new(s);
+    w.step(&Observation::default());
+    w.step(&running(None));
+    assert_eq!(w.status.deployed_from.as_deref(), Some("s3://bucket/sp/base"));
+    // Put the deployment's source into the history, then push it out.
+    w.status.savepoint_history.push(Snapshot {
+        location: "s3://bucket/sp/base".into(),
+        kind: SnapshotKind::Initial,
+        time: t0().to_rfc3339(),
+        checkpoint_id: None,
+    });
+    w.change(|s| s.savepoint_trigger_nonce = Some(1));
+    w.step(&running(None));
+    w.step(&with_savepoint(
+        running(None),
+        SavepointObservation::Completed("s3://bucket/sp/m-1".into()),
+    ));
+    assert_eq!(w.status.savepoint_history.len(), 1);
+    assert!(
+        w.status.savepoints_to_dispose.is_empty(),
+        "{:?}",
+        w.status.savepoints_to_dispose
+    );
 }

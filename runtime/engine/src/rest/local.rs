@@ -213,6 +213,15 @@ impl JobService for LocalJobService {
         async move { r }.boxed()
     }
 
+    fn dispose_savepoint(&self, id: String, location: String) -> BoxFuture<'_, ApiResult<()>> {
+        let known = self.find(&id).map(|_| ());
+        async move {
+            known?;
+            dispose(&location).await
+        }
+        .boxed()
+    }
+
     fn ready(&self) -> BoxFuture<'_, ApiResult<()>> {
         let state = self.status.state();
         let r = if state == JobState::Running {
@@ -222,4 +231,27 @@ impl JobService for LocalJobService {
         };
         async move { r }.boxed()
     }
+}
+
+/// Deletes the savepoint at `location`: refused (400) unless its `_metadata` says it is a
+/// savepoint, so a checkpoint (whose files later checkpoints may share) is never deleted here.
+pub async fn dispose(location: &str) -> ApiResult<()> {
+    use freshet_core::CheckpointKind;
+    use freshet_state::CheckpointStorage;
+    let storage = CheckpointStorage::from_url(location).map_err(|e| ApiError::BadRequest(format!("{location}: {e}")))?;
+    let metadata = storage
+        .read_metadata("")
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("{location} is not a savepoint: {e}")))?;
+    if metadata.kind != CheckpointKind::Savepoint {
+        return Err(ApiError::BadRequest(format!(
+            "{location} is a checkpoint, not a savepoint; checkpoints are removed by retention"
+        )));
+    }
+    storage
+        .delete_dir("")
+        .await
+        .map_err(|e| ApiError::Internal(format!("disposing {location}: {e}")))?;
+    tracing::info!(%location, "savepoint disposed");
+    Ok(())
 }

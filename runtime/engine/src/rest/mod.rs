@@ -11,8 +11,8 @@ mod model;
 pub use error::{ApiError, ErrorBody};
 pub use local::{cancel_allowed, savepoint_allowed, vertex_details, LocalJobService};
 pub use model::{
-    CheckpointCounts, CheckpointsView, JobDetail, JobList, JobSummary, SavepointRequest, SavepointStatus, StatusBody,
-    TriggerResponse, VertexDetail,
+    CheckpointCounts, CheckpointsView, DisposeRequest, DisposeResponse, JobDetail, JobList, JobSummary,
+    SavepointRequest, SavepointStatus, StatusBody, TriggerResponse, VertexDetail,
 };
 
 use axum::body::Bytes;
@@ -40,6 +40,9 @@ pub trait JobService: Send + Sync + 'static {
     fn savepoint_status(&self, id: String, trigger_id: String) -> BoxFuture<'_, ApiResult<SavepointStatus>>;
     /// Requests cancellation (without a savepoint).
     fn cancel(&self, id: String) -> BoxFuture<'_, ApiResult<()>>;
+    /// Deletes the files of a savepoint (never of a checkpoint) with this process's storage
+    /// credentials.
+    fn dispose_savepoint(&self, id: String, location: String) -> BoxFuture<'_, ApiResult<()>>;
     /// `Ok` once the process serves running jobs.
     fn ready(&self) -> BoxFuture<'_, ApiResult<()>>;
 }
@@ -52,6 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", JOB),
     ("get", CHECKPOINTS),
     ("post", SAVEPOINTS),
+    ("post", DISPOSE),
     ("get", SAVEPOINT),
     ("post", CANCEL),
 ];
@@ -63,6 +67,7 @@ const JOB: &str = "/v1/jobs/{id}";
 const CHECKPOINTS: &str = "/v1/jobs/{id}/checkpoints";
 const SAVEPOINTS: &str = "/v1/jobs/{id}/savepoints";
 const SAVEPOINT: &str = "/v1/jobs/{id}/savepoints/{trigger_id}";
+const DISPOSE: &str = "/v1/jobs/{id}/savepoints/dispose";
 const CANCEL: &str = "/v1/jobs/{id}/cancel";
 
 type Service = State<Arc<dyn JobService>>;
@@ -77,6 +82,7 @@ pub fn router(service: Arc<dyn JobService>) -> Router {
         .route(CHECKPOINTS, get(checkpoints))
         .route(SAVEPOINTS, post(trigger_savepoint))
         .route(SAVEPOINT, get(savepoint_status))
+        .route(DISPOSE, post(dispose_savepoint))
         .route(CANCEL, post(cancel))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -126,6 +132,16 @@ async fn savepoint_status(
     Path((id, trigger_id)): Path<(String, String)>,
 ) -> ApiResult<Json<SavepointStatus>> {
     Ok(Json(s.savepoint_status(id, trigger_id).await?))
+}
+
+async fn dispose_savepoint(
+    State(s): Service,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<DisposeResponse>> {
+    let request: DisposeRequest = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    s.dispose_savepoint(id, request.location.clone()).await?;
+    Ok(Json(DisposeResponse { disposed: request.location }))
 }
 
 async fn cancel(State(s): Service, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<StatusBody>)> {

@@ -103,6 +103,21 @@ pub struct SavepointRequest {
     pub stop: bool,
 }
 
+/// `POST /v1/jobs/{id}/savepoints/dispose` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisposeRequest {
+    /// The savepoint's location (what its trigger reported as `location`).
+    pub location: String,
+}
+
+/// `200` answer to a disposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisposeResponse {
+    /// The location whose files were deleted.
+    pub disposed: String,
+}
+
 /// `202` answer to a savepoint trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TriggerResponse {

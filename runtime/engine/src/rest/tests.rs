@@ -156,3 +156,53 @@ fn vertices_sum_subtasks_and_take_the_lowest_watermark() {
     assert_eq!(d[1].watermark_ms, None, "an ended input has no current watermark");
     assert!((0.0..=1.0).contains(&d[0].backpressure_ratio));
 }
+
+/// Writes a snapshot directory of `kind` with a state file in it.
+async fn snapshot_dir(dir: &std::path::Path, kind: freshet_core::CheckpointKind) -> String {
+    let storage = freshet_state::CheckpointStorage::local(dir).expect("local storage");
+    let metadata = freshet_state::CheckpointMetadata {
+        version: freshet_state::CheckpointMetadata::VERSION,
+        id: freshet_core::CheckpointId(7),
+        kind,
+        job_name: "j".into(),
+        triggered_at_ms: 1,
+        completed_at_ms: 2,
+        finished: false,
+        operators: Default::default(),
+    };
+    storage.put("op-1/state.bin", axum::body::Bytes::from_static(b"state")).await.expect("put");
+    storage.write_metadata("", &metadata).await.expect("metadata");
+    storage.url().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disposes_savepoints_and_refuses_checkpoints() {
+    let (addr, id) = serve_unstarted().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let savepoint = dir.path().join("savepoint-7");
+    let checkpoint = dir.path().join("chk-7");
+    let savepoint_url = snapshot_dir(&savepoint, freshet_core::CheckpointKind::Savepoint).await;
+    let checkpoint_url = snapshot_dir(&checkpoint, freshet_core::CheckpointKind::Checkpoint).await;
+    let (savepoint_c, checkpoint_c) = (savepoint.clone(), checkpoint.clone());
+    tokio::task::spawn_blocking(move || {
+        let path = format!("/v1/jobs/{id}/savepoints/dispose");
+        let (code, body) = http(addr, "POST", &path, &format!("{{\"location\": \"{checkpoint_url}\"}}"));
+        assert_eq!(code, 400, "{body}");
+        assert!(error_of(&body).contains("is a checkpoint"), "{body}");
+        assert!(checkpoint_c.join("_metadata").exists(), "a checkpoint is never deleted");
+        let missing = savepoint_c.with_file_name("nothing-here");
+        let (code, body) = http(addr, "POST", &path, &format!("{{\"location\": \"{}\"}}", missing.display()));
+        assert_eq!(code, 400, "{body}");
+        let (code, body) = http(addr, "POST", &path, &format!("{{\"location\": \"{savepoint_url}\"}}"));
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains(&savepoint_url), "{body}");
+        assert!(!savepoint_c.join("_metadata").exists());
+        assert!(!savepoint_c.join("op-1/state.bin").exists());
+        let (code, _) = http(addr, "POST", "/v1/jobs/nope/savepoints/dispose", &format!("{{\"location\": \"{savepoint_url}\"}}"));
+        assert_eq!(code, 404);
+        let (code, _) = http(addr, "POST", &path, "{\"where\": 1}");
+        assert_eq!(code, 400);
+    })
+    .await
+    .expect("checks");
+}
