@@ -44,6 +44,25 @@ pub fn problems(spec: &StreamJobSpec) -> Vec<String> {
     if spec.job.args.is_some() && spec.job.entrypoint.is_none() {
         out.push("spec.job.args: needs job.entrypoint".into());
     }
+    if spec.job.entrypoint.is_some() {
+        // These become `SET` lines of the SQL script in the job's ConfigMap, which a custom
+        // entrypoint does not read: refuse rather than ignore them.
+        let script_only = [
+            ("spec.config", !spec.config.is_empty()),
+            ("spec.maxParallelism", spec.max_parallelism.is_some()),
+            (
+                "spec.checkpointing.retained",
+                spec.checkpointing.as_ref().is_some_and(|c| c.retained.is_some()),
+            ),
+        ];
+        for (path, set) in script_only {
+            if set {
+                out.push(format!(
+                    "{path}: only applies to job.sql (a custom entrypoint runs its own script; set it there with SET)"
+                ));
+            }
+        }
+    }
     if spec.parallelism < 1 {
         out.push(format!("spec.parallelism: {} is not at least 1", spec.parallelism));
     }
@@ -165,6 +184,14 @@ mod tests {
                 "spec.job: set exactly one",
             ),
             (|s| s.job.args = Some(vec!["x".into()]), "spec.job.args"),
+            (
+                |s| {
+                    s.job.sql = None;
+                    s.job.entrypoint = Some(vec!["/run".into()]);
+                    s.max_parallelism = Some(64);
+                },
+                "spec.maxParallelism: only applies to job.sql",
+            ),
             (
                 |s| {
                     s.config.insert("a'b".into(), "1".into());

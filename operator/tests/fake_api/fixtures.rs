@@ -77,6 +77,10 @@ impl JobBuilder {
             entrypoint: Some(command.iter().map(|s| s.to_string()).collect()),
             args: Some(vec!["--verbose".into()]),
         };
+        // Retention is a SET line of the SQL script, which a custom entrypoint does not read.
+        if let Some(c) = self.spec.checkpointing.as_mut() {
+            c.retained = None;
+        }
         self
     }
 
