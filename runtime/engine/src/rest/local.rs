@@ -238,7 +238,8 @@ impl JobService for LocalJobService {
 pub async fn dispose(location: &str) -> ApiResult<()> {
     use freshet_core::CheckpointKind;
     use freshet_state::CheckpointStorage;
-    let storage = CheckpointStorage::from_url(location).map_err(|e| ApiError::BadRequest(format!("{location}: {e}")))?;
+    let storage =
+        CheckpointStorage::from_url(location).map_err(|e| ApiError::BadRequest(format!("{location}: {e}")))?;
     let metadata = storage
         .read_metadata("")
         .await

@@ -134,14 +134,12 @@ async fn savepoint_status(
     Ok(Json(s.savepoint_status(id, trigger_id).await?))
 }
 
-async fn dispose_savepoint(
-    State(s): Service,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<DisposeResponse>> {
+async fn dispose_savepoint(State(s): Service, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<DisposeResponse>> {
     let request: DisposeRequest = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     s.dispose_savepoint(id, request.location.clone()).await?;
-    Ok(Json(DisposeResponse { disposed: request.location }))
+    Ok(Json(DisposeResponse {
+        disposed: request.location,
+    }))
 }
 
 async fn cancel(State(s): Service, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<StatusBody>)> {

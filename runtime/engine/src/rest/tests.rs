@@ -170,7 +170,10 @@ async fn snapshot_dir(dir: &std::path::Path, kind: freshet_core::CheckpointKind)
         finished: false,
         operators: Default::default(),
     };
-    storage.put("op-1/state.bin", axum::body::Bytes::from_static(b"state")).await.expect("put");
+    storage
+        .put("op-1/state.bin", axum::body::Bytes::from_static(b"state"))
+        .await
+        .expect("put");
     storage.write_metadata("", &metadata).await.expect("metadata");
     storage.url().to_string()
 }
@@ -191,14 +194,24 @@ async fn disposes_savepoints_and_refuses_checkpoints() {
         assert!(error_of(&body).contains("is a checkpoint"), "{body}");
         assert!(checkpoint_c.join("_metadata").exists(), "a checkpoint is never deleted");
         let missing = savepoint_c.with_file_name("nothing-here");
-        let (code, body) = http(addr, "POST", &path, &format!("{{\"location\": \"{}\"}}", missing.display()));
+        let (code, body) = http(
+            addr,
+            "POST",
+            &path,
+            &format!("{{\"location\": \"{}\"}}", missing.display()),
+        );
         assert_eq!(code, 400, "{body}");
         let (code, body) = http(addr, "POST", &path, &format!("{{\"location\": \"{savepoint_url}\"}}"));
         assert_eq!(code, 200, "{body}");
         assert!(body.contains(&savepoint_url), "{body}");
         assert!(!savepoint_c.join("_metadata").exists());
         assert!(!savepoint_c.join("op-1/state.bin").exists());
-        let (code, _) = http(addr, "POST", "/v1/jobs/nope/savepoints/dispose", &format!("{{\"location\": \"{savepoint_url}\"}}"));
+        let (code, _) = http(
+            addr,
+            "POST",
+            "/v1/jobs/nope/savepoints/dispose",
+            &format!("{{\"location\": \"{savepoint_url}\"}}"),
+        );
         assert_eq!(code, 404);
         let (code, _) = http(addr, "POST", &path, "{\"where\": 1}");
         assert_eq!(code, 400);
