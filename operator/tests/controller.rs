@@ -532,3 +532,132 @@ async fn savepoints_pruned_from_the_history_are_disposed_through_the_coordinator
         cluster.coordinator.unexpected()
     );
 }
+
+/// Fetches `http://addr/path` (a small blocking HTTP/1.0 GET).
+fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+/// The `freshet-operator run` process, killed when dropped.
+struct OperatorProcess(std::process::Child);
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `check` every 100 ms until it answers, for at most 60 s.
+async fn eventually<T>(what: &str, cluster: &Cluster, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 60 s; unexpected requests: {:?}",
+            cluster.kube.state.lock().unwrap().unexpected
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_binary_leads_watches_and_runs_a_streamjob_over_http() {
+    let cluster = Cluster::with(JobBuilder::orders().savepoints().build()).await;
+    let namespace = fake_api::fixtures::NAMESPACE;
+    let api = fake_api::http::serve(cluster.kube.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{api}\n\
+             users:\n- name: operator\n  user:\n    token: fake\ncontexts:\n- name: fake\n  context:\n    \
+             cluster: fake\n    user: operator\n    namespace: {namespace}\ncurrent-context: fake\n"
+        ),
+    )
+    .unwrap();
+    let metrics = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_freshet-operator"))
+        .args(["run", "--namespace", namespace, "--identity", "operator-0"])
+        .args(["--metrics-addr", &metrics.to_string()])
+        .env("KUBECONFIG", &kubeconfig)
+        .env_remove("POD_NAMESPACE")
+        .env_remove("POD_NAME")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("freshet-operator starts");
+    let _operator = OperatorProcess(child);
+
+    // It takes its Lease, watches the StreamJob, adds the finalizer, records the deployment
+    // and applies the job's objects.
+    eventually("the deployment", &cluster, || {
+        let applied = cluster.get("Deployment", "orders-coordinator").is_some();
+        (applied && cluster.status().phase == Some(Phase::Deploying)).then_some(())
+    })
+    .await;
+    let lease = cluster.get("Lease", "freshet-operator").expect("the operator's Lease");
+    assert_eq!(lease["spec"]["holderIdentity"], "operator-0");
+    assert_eq!(cluster.job().metadata.finalizers, Some(vec![FINALIZER.to_string()]));
+
+    // The pods start and the coordinator leads the job: the operator (woken by its requeue
+    // and watches) reports it running.
+    cluster.kubelet();
+    cluster.coordinator_runs("job-1", "RUNNING");
+    eventually("the job running", &cluster, || {
+        (cluster.status().phase == Some(Phase::Running)).then_some(())
+    })
+    .await;
+    let status = cluster.status();
+    assert_eq!(condition(&status, "Ready"), ("True", "JobRunning"));
+    // Settled: a pass with nothing new writes nothing new, so the watches stay quiet and
+    // passes come only from the requeue (30 s when running), not in a loop.
+    let before = cluster.kube.state.lock().unwrap().log.len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let log = cluster.kube.state.lock().unwrap().log.clone();
+    let writes: Vec<String> = log[before..]
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| r.short())
+        .collect();
+    let status_writes = writes.iter().filter(|w| w.starts_with("PATCH streamjobs")).count();
+    assert!(
+        status_writes <= 2,
+        "the controller keeps writing while nothing changes: {writes:?}"
+    );
+
+    // Its metrics say it leads and count the job in its phase; it is healthy and ready.
+    let scraped = tokio::task::spawn_blocking(move || {
+        (
+            http_get(metrics, "/metrics"),
+            http_get(metrics, "/healthz"),
+            http_get(metrics, "/readyz"),
+        )
+    })
+    .await
+    .unwrap();
+    let text = scraped.0.clone().expect("metrics answer");
+    assert!(text.contains("freshet_operator_leader 1"), "{text}");
+    assert!(text.contains("freshet_operator_jobs{phase=\"Running\"} 1"), "{text}");
+    assert!(
+        text.contains("freshet_operator_reconciles_total{result=\"ok\"}"),
+        "{text}"
+    );
+    let ok = |r: &Option<String>| r.as_deref().is_some_and(|r| r.split(' ').nth(1) == Some("200"));
+    assert!(ok(&scraped.1) && ok(&scraped.2), "{scraped:?}");
+    assert_eq!(cluster.kube.state.lock().unwrap().unexpected, Vec::<String>::new());
+}

@@ -77,6 +77,9 @@ pub struct ApiState {
     pub log: Vec<Recorded>,
     /// What the fake refused to guess at.
     pub unexpected: Vec<String>,
+    /// Also serve what a running `freshet-operator` process needs beyond reconcile passes
+    /// (lists for its watches, Lease create and replace for its election); see [`super::http`].
+    pub serve_process: bool,
 }
 
 /// The fake API server.
@@ -104,14 +107,19 @@ impl FakeKube {
 }
 
 /// A parsed `/api/v1/namespaces/NS/PLURAL[/NAME[/SUB]]` or `/apis/G/V/...` path.
-struct Target {
-    resource: &'static Resource,
-    namespace: String,
-    name: Option<String>,
-    subresource: Option<String>,
+pub struct Target {
+    /// The resource.
+    pub resource: &'static Resource,
+    /// The namespace.
+    pub namespace: String,
+    /// The object's name, if one.
+    pub name: Option<String>,
+    /// The subresource, if any.
+    pub subresource: Option<String>,
 }
 
-fn parse_path(path: &str) -> Option<Target> {
+/// Parses an API path.
+pub fn parse_path(path: &str) -> Option<Target> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (api_version, rest) = match segments.as_slice() {
         ["api", version, rest @ ..] => (version.to_string(), rest),
@@ -136,7 +144,8 @@ fn parse_path(path: &str) -> Option<Target> {
 }
 
 impl ApiState {
-    fn answer(&mut self, parts: &http::request::Parts, body: &[u8]) -> Response<Body> {
+    /// Answers one request (and records it).
+    pub fn answer(&mut self, parts: &http::request::Parts, body: &[u8]) -> Response<Body> {
         let header = |name: http::header::HeaderName| {
             parts
                 .headers
@@ -184,8 +193,68 @@ impl ApiState {
             }
             ("DELETE", Some(name), None) if DELETABLE.contains(&plural) => self.delete(target, name),
             ("POST", None, None) if plural == "events" => self.create_event(request, target),
+            ("GET", None, None) if self.serve_process && plural != "pods" => self.list(request, target),
+            ("POST", None, None) if self.serve_process && plural == "leases" => self.create_lease(request, target),
+            ("PUT", Some(name), None) if self.serve_process && plural == "leases" => {
+                self.replace_lease(request, target, name)
+            }
             _ => self.unexpected(request, "a call the controller is not expected to make"),
         }
+    }
+
+    fn list(&mut self, request: &Recorded, target: &Target) -> (StatusCode, Value) {
+        let selector = match request.query("labelSelector") {
+            Some(text) => match Selector::parse(text) {
+                Some(s) => Some(s),
+                None => return self.unexpected(request, "a label selector the fake does not understand"),
+            },
+            None => None,
+        };
+        let items: Vec<Value> = self
+            .store
+            .list(target.resource, &target.namespace)
+            .into_iter()
+            .filter(|o| selector.as_ref().is_none_or(|s| s.matches(&o["metadata"]["labels"])))
+            .cloned()
+            .collect();
+        let list = json!({
+            "apiVersion": target.resource.api_version,
+            "kind": format!("{}List", target.resource.kind),
+            "metadata": {"resourceVersion": self.store.version().to_string()},
+            "items": items,
+        });
+        (StatusCode::OK, list)
+    }
+
+    fn create_lease(&mut self, request: &Recorded, target: &Target) -> (StatusCode, Value) {
+        let Some(name) = request.body["metadata"]["name"].as_str().map(str::to_string) else {
+            return self.unexpected(request, "a Lease without a name");
+        };
+        if self.store.get(target.resource, &target.namespace, &name).is_some() {
+            let message = format!("leases.coordination.k8s.io \"{name}\" already exists");
+            return (StatusCode::CONFLICT, status_body(409, "AlreadyExists", &message));
+        }
+        let (stored, _) = self
+            .store
+            .put(target.resource, &target.namespace, &name, request.body.clone());
+        (StatusCode::CREATED, stored)
+    }
+
+    fn replace_lease(&mut self, request: &Recorded, target: &Target, name: &str) -> (StatusCode, Value) {
+        let Some(current) = self.store.get(target.resource, &target.namespace, name) else {
+            return not_found(target, name);
+        };
+        let expected = request.body["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+        if current["metadata"]["resourceVersion"].as_str() != Some(expected) {
+            let message = format!(
+                "Operation cannot be fulfilled on leases.coordination.k8s.io \"{name}\": the object has been modified"
+            );
+            return (StatusCode::CONFLICT, status_body(409, "Conflict", &message));
+        }
+        let (stored, _) = self
+            .store
+            .put(target.resource, &target.namespace, name, request.body.clone());
+        (StatusCode::OK, stored)
     }
 
     fn get(&mut self, target: &Target, name: &str) -> (StatusCode, Value) {
@@ -370,10 +439,12 @@ fn status_body(code: u16, reason: &str, message: &str) -> Value {
 }
 
 /// A label selector of `key=value` and `key in (a,b)` terms, the forms the controller uses.
-struct Selector(Vec<(String, Vec<String>)>);
+/// A label selector (`k=v`, `k in (a,b)`).
+pub struct Selector(Vec<(String, Vec<String>)>);
 
 impl Selector {
-    fn parse(text: &str) -> Option<Selector> {
+    /// Parses one.
+    pub fn parse(text: &str) -> Option<Selector> {
         let mut terms = Vec::new();
         let mut rest = text.trim();
         while !rest.is_empty() {
@@ -398,7 +469,8 @@ impl Selector {
         Some(Selector(terms))
     }
 
-    fn matches(&self, labels: &Value) -> bool {
+    /// Whether `labels` match.
+    pub fn matches(&self, labels: &Value) -> bool {
         self.0
             .iter()
             .all(|(key, values)| labels[key].as_str().is_some_and(|v| values.iter().any(|w| w == v)))
@@ -406,7 +478,8 @@ impl Selector {
 }
 
 /// Decodes an `application/x-www-form-urlencoded` query.
-fn parse_query(query: &str) -> Vec<(String, String)> {
+/// Decodes a query string.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())

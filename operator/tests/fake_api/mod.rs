@@ -5,6 +5,7 @@
 
 pub mod coordinator;
 pub mod fixtures;
+pub mod http;
 pub mod kube_api;
 pub mod store;
 

@@ -131,6 +131,11 @@ impl Store {
     }
 
     /// Removes the object; returns it if it was there.
+    /// The store's current resource version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     pub fn remove(&mut self, resource: &'static Resource, namespace: &str, name: &str) -> Option<Value> {
         self.objects
             .remove(&(resource.plural, namespace.to_string(), name.to_string()))
