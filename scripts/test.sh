@@ -26,6 +26,17 @@ if ! command -v helm >/dev/null 2>&1; then
   helm version --short
 fi
 
+# moto's server is the S3-compatible store of the s3 tests (runtime/cli/tests/s3).
+MOTO_VERSION=5.2.1
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "test: installing moto[server] (S3-compatible server)" >&2
+  python3 -m pip install --quiet "moto[server]==$MOTO_VERSION" 2>/dev/null ||
+    python3 -m pip install --quiet --user --break-system-packages "moto[server]==$MOTO_VERSION"
+  export PATH="$HOME/.local/bin:$PATH"
+  hash -r
+  command -v moto_server >/dev/null
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -21,6 +21,9 @@ mod surfaces;
 #[path = "cluster/mod.rs"]
 mod cluster;
 
+#[path = "s3/mod.rs"]
+mod s3;
+
 /// The committed output: every line of every visible file, sorted.
 fn committed_lines(dir: &Path) -> Vec<String> {
     let mut lines = Vec::new();
