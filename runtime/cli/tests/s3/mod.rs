@@ -247,3 +247,43 @@ fn savepoint_on_s3_then_restore_from_it_exactly_once() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(data_lines(&run_dir.join("hot")), expected);
 }
+
+#[tokio::test]
+async fn large_files_go_up_in_parts_and_come_back_whole() {
+    let s3 = S3Server::start("large");
+    // This test process only: object_store's builders read the environment (nextest runs
+    // each test in its own process).
+    for (key, value) in s3.env() {
+        std::env::set_var(key, value);
+    }
+    let storage = freshet_state::CheckpointStorage::from_url("s3://large/chk").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.sst");
+    // 40 MiB of non-repeating bytes: three parts of at most 16 MiB.
+    let data: Vec<u8> = (0..40u32 * 1024 * 1024)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&local, &data).unwrap();
+    let size = storage.put_file("shared/big.sst", &local).await.unwrap();
+    assert_eq!(size, data.len() as u64);
+    let back = storage.get("shared/big.sst").await.unwrap();
+    assert!(back.as_ref() == data.as_slice(), "the object differs from the file");
+    // S3 marks an object assembled from parts with an ETag ending in `-<parts>`.
+    let (code, listing) = s3.request("GET", "/large?list-type=2&prefix=chk/shared/");
+    assert_eq!(code, 200, "{listing}");
+    let etags = tag_values(&listing, "ETag");
+    assert_eq!(etags.len(), 1, "{listing}");
+    let etag = etags[0].replace("&#34;", "").replace("&quot;", "").replace('"', "");
+    assert!(etag.ends_with("-3"), "{etags:?}");
+    // A small file is one plain PUT.
+    std::fs::write(dir.path().join("small"), b"small").unwrap();
+    storage
+        .put_file("shared/small", &dir.path().join("small"))
+        .await
+        .unwrap();
+    let (_, listing) = s3.request("GET", "/large?list-type=2&prefix=chk/shared/small");
+    assert!(
+        tag_values(&listing, "ETag").iter().all(|e| !e.contains('-')),
+        "{listing}"
+    );
+}
