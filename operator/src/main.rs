@@ -60,6 +60,7 @@ async fn run(options: RunOptions) -> Result<()> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| options.log_level.clone());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("--log-level")?)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let client = kube::Client::try_default()
@@ -83,7 +84,9 @@ async fn run(options: RunOptions) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(options.metrics_addr)
         .await
         .with_context(|| format!("binding --metrics-addr {}", options.metrics_addr))?;
-    tracing::info!(addr = %options.metrics_addr, "metrics and health endpoints");
+    let bound = listener.local_addr().context("reading the metrics address")?;
+    // Port 0 picks a free port: this line says which.
+    tracing::info!(addr = %bound, "metrics and health endpoints listening");
     let state = ServerState {
         metrics: metrics.clone(),
         ready: election.ready(),

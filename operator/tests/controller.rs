@@ -587,21 +587,40 @@ async fn the_operator_binary_leads_watches_and_runs_a_streamjob_over_http() {
         ),
     )
     .unwrap();
-    let metrics = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap()
-    };
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_freshet-operator"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_freshet-operator"))
         .args(["run", "--namespace", namespace, "--identity", "operator-0"])
-        .args(["--metrics-addr", &metrics.to_string()])
+        .args(["--metrics-addr", "127.0.0.1:0", "--log-level", "info"])
         .env("KUBECONFIG", &kubeconfig)
         .env_remove("POD_NAMESPACE")
         .env_remove("POD_NAME")
+        .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("freshet-operator starts");
+    // The log line announcing the metrics address (port 0 picked a free one).
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (found, announced) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("metrics and health endpoints listening") {
+                let addr = line
+                    .split("addr=")
+                    .nth(1)
+                    .and_then(|a| a.split_whitespace().next())
+                    .map(str::to_string);
+                let _ = found.send(addr);
+            }
+        }
+    });
     let _operator = OperatorProcess(child);
+    let metrics: std::net::SocketAddr = announced
+        .recv_timeout(Duration::from_secs(30))
+        .ok()
+        .flatten()
+        .and_then(|a| a.trim_matches(|c: char| !c.is_ascii_graphic()).parse().ok())
+        .expect("the operator announces its metrics address");
 
     // It takes its Lease, watches the StreamJob, adds the finalizer, records the deployment
     // and applies the job's objects.
