@@ -2,7 +2,7 @@
 //! one reconcile pass per change or requeue: finalizer, validate, observe, decide, act.
 
 use crate::act::act;
-use crate::context::{Context, FIELD_MANAGER, FINALIZER};
+use crate::context::{Context, FINALIZER};
 use crate::crd::StreamJob;
 use crate::decide::{decide, Action, DecideInput};
 use crate::error::{Error, Result};
@@ -129,6 +129,3 @@ async fn remove_finalizer(api: &Api<StreamJob>, job: &StreamJob) -> Result<()> {
         Err(e) => Err(e.into()),
     }
 }
-
-/// The field manager (re-exported for tests that check applied objects).
-pub const MANAGER: &str = FIELD_MANAGER;

@@ -6,6 +6,7 @@
 
 use super::{DecideInput, JobState};
 use crate::crd::{Phase, Step, StreamJobStatus};
+use crate::decide::reasons;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 /// The condition types, in the order they are written.
@@ -31,7 +32,7 @@ pub fn update(input: &DecideInput<'_>, status: &mut StreamJobStatus) {
         next.push(Condition {
             type_: kind.to_string(),
             status: value.to_string(),
-            reason: reason.to_string(),
+            reason,
             message,
             observed_generation: Some(input.generation),
             last_transition_time: since,
@@ -46,7 +47,7 @@ pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> k8s_openapi::jiff::Timest
         .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
 }
 
-type Verdict = (bool, &'static str, String);
+type Verdict = (bool, String, String);
 
 fn ready(input: &DecideInput<'_>, status: &StreamJobStatus) -> Verdict {
     let running = input.observed.job_state() == Some(JobState::Running);
@@ -58,21 +59,25 @@ fn ready(input: &DecideInput<'_>, status: &StreamJobStatus) -> Verdict {
     });
     match (status.phase, operation) {
         (Some(Phase::Running), None) if running && input.spec_error.is_none() => {
-            (true, "JobRunning", "the job runs the current spec".into())
+            (true, "JobRunning".into(), "the job runs the current spec".into())
         }
-        (Some(Phase::Running), None) if running => (false, "InvalidSpec", "the job runs the last valid spec".into()),
-        (Some(Phase::Suspended), None) => (false, "Suspended", "the job is suspended".into()),
-        (Some(Phase::Finished), None) => (false, "Finished", "the job ran to its end".into()),
+        (Some(Phase::Running), None) if running => (
+            false,
+            reasons::INVALID_SPEC.into(),
+            "the job runs the last valid spec".into(),
+        ),
+        (Some(Phase::Suspended), None) => (false, "Suspended".into(), "the job is suspended".into()),
+        (Some(Phase::Finished), None) => (false, "Finished".into(), "the job ran to its end".into()),
         (_, Some(op)) => (
             false,
-            "OperationInProgress",
+            "OperationInProgress".into(),
             format!("{:?} in step {:?}", op.purpose, op.step),
         ),
         (phase, None) => {
             let state = input.observed.job_state().map_or("UNKNOWN", JobState::as_str);
             (
                 false,
-                "JobNotRunning",
+                "JobNotRunning".into(),
                 format!("phase {}, job {state}", phase.map_or("?", Phase::as_str)),
             )
         }
@@ -83,10 +88,10 @@ fn reconciling(status: &StreamJobStatus) -> Verdict {
     match &status.operation {
         Some(op) => (
             true,
-            purpose_reason(op.purpose),
+            purpose_reason(op.purpose).into(),
             format!("{:?} in step {:?}", op.purpose, op.step),
         ),
-        None => (false, "Idle", "no operation in flight".into()),
+        None => (false, "Idle".into(), "no operation in flight".into()),
     }
 }
 
@@ -95,19 +100,19 @@ fn stalled(status: &StreamJobStatus) -> Verdict {
         Some(e)
             if matches!(
                 e.reason.as_str(),
-                "InvalidSpec" | "UpgradeBlocked" | "UpgradeSavepointFailed"
-            ) || (e.reason == "JobFailed" && status.phase == Some(Phase::Failed)) =>
+                reasons::INVALID_SPEC | reasons::UPGRADE_BLOCKED | reasons::UPGRADE_SAVEPOINT_FAILED
+            ) || (e.reason == reasons::JOB_FAILED && status.phase == Some(Phase::Failed)) =>
         {
-            (true, reason_word(&e.reason), e.message.clone())
+            (true, e.reason.clone(), e.message.clone())
         }
-        _ => (false, "Progressing", "nothing blocks progress".into()),
+        _ => (false, "Progressing".into(), "nothing blocks progress".into()),
     }
 }
 
 fn degraded(input: &DecideInput<'_>, status: &StreamJobStatus) -> Verdict {
     if input.observed.coordinator_exists && input.observed.job.is_none() && status.operation.is_none() {
         if let Some(why) = &input.observed.unreachable {
-            return (true, "CoordinatorUnreachable", why.clone());
+            return (true, "CoordinatorUnreachable".into(), why.clone());
         }
     }
     if input.observed.job_state() == Some(JobState::Restarting) {
@@ -116,30 +121,30 @@ fn degraded(input: &DecideInput<'_>, status: &StreamJobStatus) -> Verdict {
             .as_ref()
             .and_then(|j| j.last_failure.clone())
             .unwrap_or_default();
-        return (true, "JobRestarting", why);
+        return (true, "JobRestarting".into(), why);
     }
     if let Some(e) = status
         .error
         .as_ref()
-        .filter(|e| matches!(e.reason.as_str(), "RolledBack" | "SavepointFailed"))
+        .filter(|e| matches!(e.reason.as_str(), reasons::ROLLED_BACK | reasons::SAVEPOINT_FAILED))
     {
-        return (true, reason_word(&e.reason), e.message.clone());
+        return (true, e.reason.clone(), e.message.clone());
     }
-    (false, "Healthy", "no degradation observed".into())
+    (false, "Healthy".into(), "no degradation observed".into())
 }
 
 fn savepointing(status: &StreamJobStatus) -> Verdict {
     match &status.operation {
         Some(op) if op.step == Step::Savepointing => (
             true,
-            "SavepointInProgress",
+            "SavepointInProgress".into(),
             format!("attempt {} for {:?}", op.attempts, op.purpose),
         ),
         _ => match &status.error {
-            Some(e) if e.reason == "SavepointFailed" || e.reason == "UpgradeSavepointFailed" => {
-                (false, "SavepointFailed", e.message.clone())
+            Some(e) if e.reason == reasons::SAVEPOINT_FAILED || e.reason == reasons::UPGRADE_SAVEPOINT_FAILED => {
+                (false, reasons::SAVEPOINT_FAILED.into(), e.message.clone())
             }
-            _ => (false, "NoSavepointInProgress", "no savepoint in flight".into()),
+            _ => (false, "NoSavepointInProgress".into(), "no savepoint in flight".into()),
         },
     }
 }
@@ -157,17 +162,5 @@ fn purpose_reason(purpose: crate::crd::Purpose) -> &'static str {
         ManualSavepoint => "ManualSavepoint",
         PeriodicSavepoint => "PeriodicSavepoint",
         Delete => "Deleting",
-    }
-}
-
-fn reason_word(reason: &str) -> &'static str {
-    match reason {
-        "InvalidSpec" => "InvalidSpec",
-        "UpgradeBlocked" => "UpgradeBlocked",
-        "UpgradeSavepointFailed" => "UpgradeSavepointFailed",
-        "JobFailed" => "JobFailed",
-        "RolledBack" => "RolledBack",
-        "SavepointFailed" => "SavepointFailed",
-        _ => "Error",
     }
 }

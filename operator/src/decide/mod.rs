@@ -15,6 +15,7 @@ mod flows;
 mod mirror;
 mod observation;
 mod operation;
+pub mod reasons;
 mod snapshots;
 mod spec_diff;
 #[cfg(test)]
@@ -22,7 +23,7 @@ mod tests;
 
 pub use observation::{JobObservation, JobState, LeaseObservation, Observation, SavepointObservation};
 pub use snapshots::prune_history;
-pub use spec_diff::{deployable_form, from_json as spec_from_json, to_json as spec_to_json};
+pub use spec_diff::{deployable_form, to_json as spec_to_json};
 
 use crate::crd::{StreamJobSpec, StreamJobStatus};
 use chrono::{DateTime, Utc};

@@ -5,6 +5,7 @@
 use super::{clear_error, event, mode_name, DecideInput, Decision, POLL};
 use crate::crd::{duration, Operation, Purpose, Step, StopMode};
 use crate::decide::operation;
+use crate::decide::reasons;
 use crate::decide::{spec_diff, Action, JobState};
 use chrono::{DateTime, Utc};
 
@@ -79,9 +80,16 @@ pub fn next(input: &DecideInput<'_>, d: &mut Decision, op: Operation) {
 fn succeeded(d: &mut Decision, op: Operation) {
     d.status.last_stable_spec = d.status.last_reconciled_spec.clone();
     d.status.operation = None;
-    clear_error(d, &["UpgradeSavepointFailed", "UpgradeBlocked", "JobFailed"]);
+    clear_error(
+        d,
+        &[
+            reasons::UPGRADE_SAVEPOINT_FAILED,
+            reasons::UPGRADE_BLOCKED,
+            reasons::JOB_FAILED,
+        ],
+    );
     if op.purpose != Purpose::Rollback {
-        clear_error(d, &["RolledBack"]);
+        clear_error(d, &[reasons::ROLLED_BACK]);
     }
     if matches!(op.purpose, Purpose::Upgrade | Purpose::Restart) {
         d.outcomes
@@ -140,7 +148,7 @@ fn roll_back(input: &DecideInput<'_>, d: &mut Decision, why: String) {
     super::set_error(
         input,
         d,
-        "RolledBack",
+        reasons::ROLLED_BACK,
         format!("generation {} was rolled back: {why}", input.generation),
     );
     d.outcomes.push("upgrade:rollback:started".into());

@@ -4,7 +4,6 @@
 //! and an upgrade falls back to the latest checkpoint if the job is unhealthy and has one, or
 //! is given up (the job keeps running the old spec) with the reason reported.
 
-use super::start::{SAVEPOINT_ABORTED, UPGRADE_BLOCKED};
 use super::{
     clear_error, deployed_spec, effective_spec, event, rest_target, savepoint_attempts, savepoint_timeout, set_error,
     stops_job, teardown, DecideInput, Decision, POLL,
@@ -12,7 +11,7 @@ use super::{
 use crate::crd::{Operation, Purpose, SnapshotKind, Step, StopMode};
 use crate::decide::operation::{self, savepoint_directory};
 use crate::decide::snapshots::{last_state, record_savepoint, snapshot};
-use crate::decide::{Action, JobState, SavepointObservation};
+use crate::decide::{reasons, Action, JobState, SavepointObservation};
 use chrono::{DateTime, Utc};
 
 /// Advances an operation in its savepoint step.
@@ -89,9 +88,16 @@ fn completed(input: &DecideInput<'_>, d: &mut Decision, mut op: Operation, locat
     let savepoint = snapshot(&location, kind, None, input.now);
     record_savepoint(&mut d.status, savepoint.clone());
     if stops_job(op.purpose) {
-        clear_error(d, &["SavepointFailed", SAVEPOINT_ABORTED, UPGRADE_BLOCKED]);
+        clear_error(
+            d,
+            &[
+                reasons::SAVEPOINT_FAILED,
+                reasons::UPGRADE_SAVEPOINT_FAILED,
+                reasons::UPGRADE_BLOCKED,
+            ],
+        );
     } else {
-        clear_error(d, &["SavepointFailed"]);
+        clear_error(d, &[reasons::SAVEPOINT_FAILED]);
     }
     d.outcomes.push(format!("savepoint:{}:completed", kind_name(kind)));
     super::event(
@@ -119,7 +125,7 @@ fn failed(input: &DecideInput<'_>, d: &mut Decision, mut op: Operation, reason: 
     event(
         d,
         true,
-        "SavepointFailed",
+        reasons::SAVEPOINT_FAILED,
         format!(
             "savepoint attempt {} of {attempts} failed: {reason}",
             op.attempts.max(1)
@@ -152,7 +158,7 @@ fn give_up(input: &DecideInput<'_>, d: &mut Decision, mut op: Operation, reason:
             set_error(
                 input,
                 d,
-                "SavepointFailed",
+                reasons::SAVEPOINT_FAILED,
                 format!("the {kind} savepoint failed: {reason}"),
             );
             if op.purpose == Purpose::ManualSavepoint {
@@ -191,11 +197,11 @@ fn give_up(input: &DecideInput<'_>, d: &mut Decision, mut op: Operation, reason:
                 if unhealthy { "blocked" } else { "aborted" }
             ));
             let (why, code) = if unhealthy {
-                ("the job is unhealthy and has no checkpoint to fall back to; set upgradeMode: stateless to redeploy without state", UPGRADE_BLOCKED)
+                ("the job is unhealthy and has no checkpoint to fall back to; set upgradeMode: stateless to redeploy without state", reasons::UPGRADE_BLOCKED)
             } else {
                 (
                     "the job keeps running the previous spec; the upgrade is retried after restartPolicy.maxBackoff",
-                    SAVEPOINT_ABORTED,
+                    reasons::UPGRADE_SAVEPOINT_FAILED,
                 )
             };
             event(d, true, "UpgradeAborted", format!("no savepoint ({reason}): {why}"));

@@ -6,15 +6,12 @@ use super::{
 };
 use crate::crd::{duration, DesiredState, Phase, Purpose, Snapshot, SnapshotKind, Step, StopMode};
 use crate::decide::operation::{self, stop_mode};
+use crate::decide::reasons;
 use crate::decide::snapshots::snapshot;
 use crate::decide::{spec_diff, JobState};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-/// Reason of an upgrade given up because its savepoint kept failing.
-pub const SAVEPOINT_ABORTED: &str = "UpgradeSavepointFailed";
-/// Reason of an upgrade that cannot proceed without losing state.
-pub const UPGRADE_BLOCKED: &str = "UpgradeBlocked";
 /// How often a blocked upgrade is looked at again.
 const BLOCKED_RETRY: Duration = Duration::from_secs(10);
 
@@ -25,23 +22,23 @@ pub fn next(input: &DecideInput<'_>, d: &mut Decision) {
             .status
             .error
             .as_ref()
-            .is_some_and(|e| e.reason == "InvalidSpec" && &e.message == problem);
+            .is_some_and(|e| e.reason == reasons::INVALID_SPEC && &e.message == problem);
         if !known {
             event(
                 d,
                 true,
-                "InvalidSpec",
+                reasons::INVALID_SPEC,
                 format!("the spec of generation {} is invalid: {problem}", input.generation),
             );
         }
-        set_error(input, d, "InvalidSpec", problem.clone());
+        set_error(input, d, reasons::INVALID_SPEC, problem.clone());
         if d.status.last_reconciled_spec.is_some() {
             // The last valid spec keeps running; failures and savepoints are still handled.
             continue_with_deployed(input, d);
         }
         return;
     }
-    clear_error(d, &["InvalidSpec"]);
+    clear_error(d, &[reasons::INVALID_SPEC]);
     if d.status.last_reconciled_spec.is_none() {
         return first_deploy(input, d);
     }
@@ -177,19 +174,19 @@ fn recover(input: &DecideInput<'_>, d: &mut Decision, spec: &crate::crd::StreamJ
         .and_then(|j| j.last_failure.clone())
         .unwrap_or_else(|| "unknown".into());
     if d.status.failed_restarts >= policy.max_restarts {
-        let known = d.status.error.as_ref().is_some_and(|e| e.reason == "JobFailed");
+        let known = d.status.error.as_ref().is_some_and(|e| e.reason == reasons::JOB_FAILED);
         if !known {
             event(
                 d,
                 true,
-                "JobFailed",
+                reasons::JOB_FAILED,
                 format!("the job failed and the restart policy allows no more restarts: {reason}"),
             );
         }
         set_error(
             input,
             d,
-            "JobFailed",
+            reasons::JOB_FAILED,
             format!(
                 "the job failed after {} operator restarts: {reason}",
                 d.status.failed_restarts
@@ -203,7 +200,7 @@ fn recover(input: &DecideInput<'_>, d: &mut Decision, spec: &crate::crd::StreamJ
         .saturating_mul(1u32 << d.status.failed_restarts.clamp(0, 16))
         .min(max);
     d.status.failed_restarts += 1;
-    set_error(input, d, "JobFailed", format!("the job failed: {reason}"));
+    set_error(input, d, reasons::JOB_FAILED, format!("the job failed: {reason}"));
     event(
         d,
         true,
@@ -256,10 +253,10 @@ fn periodic_due(input: &DecideInput<'_>, d: &Decision) -> bool {
 /// After an upgrade gave up on its savepoint, the next try waits one `maxBackoff`.
 fn backing_off(input: &DecideInput<'_>, d: &Decision) -> Option<Duration> {
     let error = d.status.error.as_ref()?;
-    if error.reason != SAVEPOINT_ABORTED && error.reason != UPGRADE_BLOCKED {
+    if error.reason != reasons::UPGRADE_SAVEPOINT_FAILED && error.reason != reasons::UPGRADE_BLOCKED {
         return None;
     }
-    if error.reason == UPGRADE_BLOCKED {
+    if error.reason == reasons::UPGRADE_BLOCKED {
         // Looked at again every 10 s: it proceeds once the job runs (a savepoint is possible).
         return (!input.observed.running()).then_some(BLOCKED_RETRY);
     }
