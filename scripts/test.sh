@@ -40,6 +40,19 @@ if ! command -v moto_server >/dev/null 2>&1; then
   command -v moto_server >/dev/null
 fi
 
+# tansu is the Kafka-protocol broker of the Kafka tests (runtime/cli/tests/kafka), built from
+# crates.io once and kept with the build cache. Its `dynostore` feature gives the in-memory
+# storage the tests use.
+TANSU_VERSION=0.6.0
+TANSU_ROOT="$HOME/.cache/freshet/tools/tansu-$TANSU_VERSION"
+if [ ! -x "$TANSU_ROOT/bin/tansu" ]; then
+  echo "test: installing tansu $TANSU_VERSION (Kafka-protocol broker; about 10 minutes on 2 cores)" >&2
+  CARGO_TARGET_DIR="$HOME/.cache/freshet/tools/tansu-build" \
+    cargo install --quiet --locked "tansu@$TANSU_VERSION" --features dynostore --root "$TANSU_ROOT"
+  rm -rf "$HOME/.cache/freshet/tools/tansu-build"
+fi
+export FRESHET_TANSU="$TANSU_ROOT/bin/tansu"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -24,6 +24,9 @@ mod cluster;
 #[path = "s3/mod.rs"]
 mod s3;
 
+#[path = "kafka/mod.rs"]
+mod kafka;
+
 /// The committed output: every line of every visible file, sorted.
 fn committed_lines(dir: &Path) -> Vec<String> {
     let mut lines = Vec::new();

@@ -33,6 +33,9 @@ pub enum Error {
     /// Invalid job definition or configuration; names what and where.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An input record cannot be read (e.g. a malformed Kafka record); names where it is.
+    #[error("bad input record: {0}")]
+    BadRecord(String),
     /// A user function failed.
     #[error("user function failed: {0}")]
     UserFunction(String),
@@ -80,7 +83,7 @@ impl Error {
     /// Whose fault the error is.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Config(_) | Error::UserFunction(_) => ErrorClass::User,
+            Error::Config(_) | Error::UserFunction(_) | Error::BadRecord(_) => ErrorClass::User,
             Error::State(_) | Error::Io { .. } | Error::ChannelClosed(_) | Error::Cancelled => ErrorClass::External,
             Error::Arrow(_) | Error::Serde(_) | Error::Internal(_) => ErrorClass::Internal,
             Error::InOperator { source, .. } => source.class(),

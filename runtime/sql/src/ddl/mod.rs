@@ -147,6 +147,51 @@ impl TableDdl {
         )
     }
 
+    /// The columns a source produces: physical and metadata columns, in declaration order.
+    pub fn read_schema(&self) -> Schema {
+        self.schema_of(|kind| !matches!(kind, ColumnKind::Computed { .. }))
+    }
+
+    /// The columns a sink consumes: physical and non-`VIRTUAL` metadata columns, in
+    /// declaration order.
+    pub fn write_schema(&self) -> Schema {
+        self.schema_of(|kind| match kind {
+            ColumnKind::Physical { .. } => true,
+            ColumnKind::Metadata { is_virtual, .. } => !is_virtual,
+            ColumnKind::Computed { .. } => false,
+        })
+    }
+
+    /// The metadata columns as (column, metadata key) pairs.
+    pub fn metadata_columns(&self) -> Vec<(String, String)> {
+        self.columns
+            .iter()
+            .filter_map(|c| match &c.kind {
+                ColumnKind::Metadata { key, .. } => Some((
+                    c.name.value.clone(),
+                    key.clone().unwrap_or_else(|| c.name.value.clone()),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn schema_of(&self, include: impl Fn(&ColumnKind) -> bool) -> Schema {
+        Schema::new(
+            self.columns
+                .iter()
+                .filter(|c| include(&c.kind))
+                .filter_map(|c| match &c.kind {
+                    ColumnKind::Physical { data_type, nullable }
+                    | ColumnKind::Metadata {
+                        data_type, nullable, ..
+                    } => Some(Field::new(c.name.value.clone(), data_type.clone(), *nullable)),
+                    ColumnKind::Computed { .. } => None,
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+
     /// An error about option `key`, placed at the option (or at the table if it has no such
     /// option); for connectors rejecting an option or its value.
     pub fn option_error(&self, key: &str, message: impl Into<String>) -> SqlError {

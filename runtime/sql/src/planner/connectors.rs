@@ -7,6 +7,8 @@ use crate::error::{Result, SqlError};
 use crate::ops::ChangelogPrintSink;
 use arrow::datatypes::{Schema, SchemaRef};
 use datafusion::sql::sqlparser::tokenizer::Location;
+use freshet_connectors::kafka::format::RecordFormat;
+use freshet_connectors::kafka::{KafkaSink, KafkaSinkConfig, KafkaSource, KafkaSourceConfig, RecordLayout};
 use freshet_connectors::{
     BlackholeSink, DatagenConfig, DatagenSource, FileSink, FileSinkConfig, FileSource, FileSourceConfig, NexmarkConfig,
     NexmarkSource, PrintConfig, PrintSink,
@@ -16,9 +18,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Connectors that can be read.
-pub const SOURCE_CONNECTORS: &str = "nexmark, datagen, filesystem";
+pub const SOURCE_CONNECTORS: &str = "nexmark, datagen, filesystem, kafka";
 /// Connectors that can be written.
-pub const SINK_CONNECTORS: &str = "print, blackhole, filesystem";
+pub const SINK_CONNECTORS: &str = "print, blackhole, filesystem, kafka";
+
+/// Whether tables of `connector` may declare `METADATA` columns.
+pub fn has_metadata(connector: &str) -> bool {
+    connector == "kafka"
+}
 
 /// Builds a connector source for one subtask.
 pub type SourceBuilder = Arc<dyn Fn(&TaskInfo) -> freshet_core::Result<Box<dyn Source>> + Send + Sync>;
@@ -49,7 +56,8 @@ fn option_error(ddl: &TableDdl, error: freshet_core::Error) -> SqlError {
     }
 }
 
-/// The source of `ddl`, producing exactly the table's physical columns (`physical`).
+/// The source of `ddl`, producing exactly the table's physical and metadata columns
+/// (`physical`, see [`TableDdl::read_schema`]).
 pub fn source_factory(ddl: &TableDdl, physical: SchemaRef) -> Result<SourceBuilder> {
     let options = connector_options(ddl);
     match ddl.connector() {
@@ -78,6 +86,20 @@ pub fn source_factory(ddl: &TableDdl, physical: SchemaRef) -> Result<SourceBuild
             FileSource::new(physical.clone(), config.clone()).map_err(|e| option_error(ddl, e))?;
             Ok(Arc::new(move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Source>> {
                 Ok(Box::new(FileSource::new(physical.clone(), config.clone())?))
+            }))
+        }
+        "kafka" => {
+            let config = KafkaSourceConfig::from_options(&options).map_err(|e| option_error(ddl, e))?;
+            let layout = RecordLayout::new(
+                physical.clone(),
+                &ddl.metadata_columns(),
+                &config.common.format,
+                "kafka source",
+            )
+            .map_err(|e| option_error(ddl, e))?;
+            KafkaSource::new(config.clone(), layout.clone()).map_err(|e| option_error(ddl, e))?;
+            Ok(Arc::new(move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Source>> {
+                Ok(Box::new(KafkaSource::new(config.clone(), layout.clone())?))
             }))
         }
         other => Err(unknown_connector(ddl, other, "read from", SOURCE_CONNECTORS)),
@@ -110,6 +132,7 @@ pub fn sink_factory(ddl: &TableDdl) -> Result<SinkBuilder> {
                 },
             ))
         }
+        "kafka" => kafka_sink(ddl, &options),
         other => Err(unknown_connector(ddl, other, "write to", SINK_CONNECTORS)),
     }
 }
@@ -135,8 +158,68 @@ pub fn changelog_sink_factory(ddl: &TableDdl, at: Location) -> Result<SinkBuilde
                 "the sink '{name}' is append-only but the query produces updates (from a GROUP BY without a window, an outer join or a join of updates, a Top-N or deduplication, or an updating OVER aggregation)"
             ),
         )
-        .with_hint("declare a PRIMARY KEY on a 'filesystem' sink to write upserts, write the changelog to 'print' or 'blackhole', or use the append-only forms: window aggregations (TUMBLE, HOP, CUMULATE, SESSION), window Top-N, inner joins of append-only inputs")),
+        .with_hint("declare a PRIMARY KEY on a 'filesystem' or 'kafka' sink to write upserts, write the changelog to 'print' or 'blackhole', or use the append-only forms: window aggregations (TUMBLE, HOP, CUMULATE, SESSION), window Top-N, inner joins of append-only inputs")),
     }
+}
+
+/// The Kafka sink of `ddl`: upserts keyed by the primary key when the table has one (the key
+/// format defaults to the value format, or JSON for raw values).
+fn kafka_sink(ddl: &TableDdl, options: &BTreeMap<String, String>) -> Result<SinkBuilder> {
+    let mut config = KafkaSinkConfig::from_options(options).map_err(|e| option_error(ddl, e))?;
+    let upsert = !ddl.primary_key.is_empty();
+    let format = &mut config.common.format;
+    if upsert {
+        let primary_key: Vec<String> = ddl.primary_key.iter().map(|k| k.value.clone()).collect();
+        if format.key_fields.is_empty() {
+            format.key_fields = primary_key;
+            format.key = Some(match format.value {
+                RecordFormat::Raw => RecordFormat::Json,
+                other => other,
+            });
+        } else if format.key_fields != primary_key {
+            return Err(ddl.option_error(
+                "key.fields",
+                format!(
+                    "table '{}': 'key.fields' must be the primary key ({}) to write upserts",
+                    ddl.name,
+                    primary_key.join(";")
+                ),
+            ));
+        }
+    }
+    let layout = RecordLayout::new(
+        Arc::new(ddl.write_schema()),
+        &ddl.metadata_columns(),
+        &config.common.format,
+        "kafka sink",
+    )
+    .map_err(|e| option_error(ddl, e))?;
+    if let Some((column, key)) = layout
+        .schema
+        .fields()
+        .iter()
+        .zip(&layout.origins)
+        .find_map(|(f, o)| match o {
+            freshet_connectors::kafka::metadata::ColumnOrigin::Metadata(k) if !k.writable() => Some((f.name(), *k)),
+            _ => None,
+        })
+    {
+        let at = ddl.column(column).map_or(ddl.span.start, |c| c.span.start);
+        return Err(SqlError::at(
+            at,
+            format!(
+                "table '{}': metadata '{}' cannot be written; declare column '{column}' VIRTUAL",
+                ddl.name,
+                key.name()
+            ),
+        ));
+    }
+    KafkaSink::new(config.clone(), layout.clone(), upsert).map_err(|e| option_error(ddl, e))?;
+    Ok(Arc::new(
+        move |_: &TaskInfo| -> freshet_core::Result<Box<dyn Operator>> {
+            Ok(Box::new(KafkaSink::new(config.clone(), layout.clone(), upsert)?))
+        },
+    ))
 }
 
 fn unknown_connector(ddl: &TableDdl, name: &str, verb: &str, supported: &str) -> SqlError {

@@ -266,7 +266,7 @@ impl Planner {
         if let Some(column) = ddl
             .columns
             .iter()
-            .find(|c| matches!(c.kind, ColumnKind::Metadata { .. }))
+            .find(|c| matches!(c.kind, ColumnKind::Metadata { .. }) && !connectors::has_metadata(ddl.connector()))
         {
             return Err(SqlError::at(
                 column.span.start,
@@ -278,7 +278,7 @@ impl Planner {
             ));
         }
         // Type the computed columns with DataFusion: SELECT <columns> FROM <physical columns>.
-        let physical: SchemaRef = Arc::new(ddl.physical_schema());
+        let physical: SchemaRef = Arc::new(ddl.read_schema());
         let physical_name = format!("__physical_{name}");
         let placeholder = Arc::new(StreamTable {
             ddl: ddl.clone(),
@@ -503,19 +503,8 @@ impl Planner {
         columns: &[Ident],
         at: Location,
     ) -> Result<LogicalPlan> {
-        let sink = table.ddl.physical_schema();
+        let sink = table.ddl.write_schema();
         let name = &table.ddl.name;
-        if table
-            .ddl
-            .columns
-            .iter()
-            .any(|c| !matches!(c.kind, ColumnKind::Physical { .. }))
-        {
-            return Err(SqlError::at(
-                at,
-                format!("cannot write to '{name}': only tables with physical columns alone can be sinks yet"),
-            ));
-        }
         let query_schema = plan.schema().clone();
         let targets: Vec<usize> = if columns.is_empty() {
             (0..sink.fields().len()).collect()

@@ -10,9 +10,10 @@ use freshet_dataflow::api::DataStream;
 use freshet_dataflow::{Operator, TaskInfo};
 use std::sync::Arc;
 
-/// Whether rows for `ddl` are written as upserts: a filesystem table with a primary key.
+/// Whether rows for `ddl` are written as upserts: a filesystem or Kafka table with a primary
+/// key.
 pub fn writes_upserts(ddl: &TableDdl) -> bool {
-    ddl.connector() == "filesystem" && !ddl.primary_key.is_empty()
+    matches!(ddl.connector(), "filesystem" | "kafka") && !ddl.primary_key.is_empty()
 }
 
 /// `stream` (a changelog, or append-only rows which are all inserts) partitioned by the

@@ -55,9 +55,8 @@ impl Translator<'_> {
         }
         let ddl = &table.ddl;
         let schema = DFSchema::try_from_qualified_schema(name, &table.schema).map_err(|e| self.df_error(e))?;
-        let physical_input =
-            DFSchema::try_from_qualified_schema(table.physical_qualifier.as_str(), &ddl.physical_schema())
-                .map_err(|e| self.df_error(e))?;
+        let physical_input = DFSchema::try_from_qualified_schema(table.physical_qualifier.as_str(), &ddl.read_schema())
+            .map_err(|e| self.df_error(e))?;
         let computed = &table.columns;
         let program = CalcProgram {
             filter: None,
@@ -67,7 +66,7 @@ impl Translator<'_> {
                 .collect::<Result<_>>()?,
             output_schema: physical_schema(&schema),
         };
-        let physical_schema_ref: SchemaRef = Arc::new(ddl.physical_schema());
+        let physical_schema_ref: SchemaRef = Arc::new(ddl.read_schema());
         let factory_connector = connectors::source_factory(ddl, physical_schema_ref)?;
         let factory = {
             let program = program.clone();
