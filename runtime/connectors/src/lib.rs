@@ -17,6 +17,7 @@ pub mod datagen;
 pub mod file_sink;
 pub mod file_source;
 pub mod kafka;
+pub mod key_groups;
 pub mod nexmark;
 pub mod options;
 pub mod print;

@@ -22,7 +22,7 @@ impl<'a> OptionReader<'a> {
     pub fn new(
         connector: &'a str,
         options: &'a BTreeMap<String, String>,
-        supported: &'a [&'a str],
+        supported: &[&str],
         is_dynamic: impl Fn(&str) -> bool,
     ) -> Result<Self> {
         for key in options.keys() {

@@ -3,7 +3,8 @@
 //! A watermark `w` on a channel promises that no record with event time `<= w` follows (late
 //! records aside). Invariants kept here:
 //! - a source's watermark is the minimum over its active splits of `max_seen - out_of_orderness
-//!   - 1`; a split that has been silent for the idleness timeout stops holding it back;
+//!   - 1`; a split that has been silent for the idleness timeout stops holding it back, and a
+//!   source subtask without any split (more subtasks than Kafka partitions, say) is idle;
 //! - an operator's watermark is the minimum over its active (non-idle, non-ended) inputs;
 //! - watermarks never go backwards.
 
@@ -55,8 +56,10 @@ pub enum WatermarkUpdate {
     Unchanged,
     /// The watermark advanced to this value.
     Advanced(Watermark),
-    /// Every split is idle: downstream should not wait for this source.
+    /// Every split is idle, or there is none: downstream should not wait for this source.
     BecameIdle,
+    /// The source was idle and is active again, with its watermark where it was.
+    BecameActive,
 }
 
 /// Per-split watermark generation for one source subtask.
@@ -129,19 +132,22 @@ impl SourceWatermarks {
             };
             candidate = Some(candidate.map_or(wm, |c: Watermark| c.min(wm)));
         }
-        if !any_active && timeout.is_some() && !self.splits.is_empty() {
+        // No split at all: nothing can hold event time back until one appears.
+        let all_idle = self.splits.is_empty() || (!any_active && timeout.is_some());
+        if all_idle {
             if !self.idle {
                 self.idle = true;
                 return WatermarkUpdate::BecameIdle;
             }
             return WatermarkUpdate::Unchanged;
         }
-        self.idle = false;
+        let was_idle = std::mem::replace(&mut self.idle, false);
         match candidate {
             Some(wm) if wm > self.emitted => {
                 self.emitted = wm;
                 WatermarkUpdate::Advanced(wm)
             }
+            _ if was_idle => WatermarkUpdate::BecameActive,
             _ => WatermarkUpdate::Unchanged,
         }
     }
@@ -294,6 +300,23 @@ mod tests {
         assert!(w.is_idle());
         w.observe(1, 300, 1700);
         assert_eq!(w.poll(1700), WatermarkUpdate::Advanced(299));
+    }
+
+    #[test]
+    fn a_source_without_splits_is_idle_until_one_produces() {
+        let mut w = SourceWatermarks::new(WatermarkStrategy::bounded(0));
+        assert_eq!(w.poll(0), WatermarkUpdate::BecameIdle, "no split: nothing to wait for");
+        assert_eq!(w.poll(10), WatermarkUpdate::Unchanged);
+        w.add_split(3, 20);
+        assert_eq!(
+            w.poll(20),
+            WatermarkUpdate::BecameActive,
+            "a new split holds event time again"
+        );
+        w.observe(3, 100, 30);
+        assert_eq!(w.poll(30), WatermarkUpdate::Advanced(99));
+        w.finish_split(3);
+        assert_eq!(w.poll(40), WatermarkUpdate::BecameIdle);
     }
 
     #[test]

@@ -437,6 +437,7 @@ impl Task {
             WatermarkUpdate::Unchanged => Ok(()),
             WatermarkUpdate::Advanced(w) => self.advance_watermark(w).await,
             WatermarkUpdate::BecameIdle => self.outputs.broadcast(StreamElement::Idle(true)).await,
+            WatermarkUpdate::BecameActive => self.outputs.broadcast(StreamElement::Idle(false)).await,
         }
     }
 

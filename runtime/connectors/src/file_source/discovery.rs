@@ -4,17 +4,18 @@
 //! `_` are skipped: they are hidden or in-progress files, such as the file sink's.
 //!
 //! Continuous mode partitions files by key group: a file belongs to the key group of its
-//! name's stable hash, and exactly one subtask owns each key group ([`OwnedGroups`]). The owner
-//! alone adopts the group's new files and snapshots the group as one [`KeyGroupFiles`] item, so
-//! whichever subtask a restore hands that item to knows every file the group ever adopted.
+//! name's stable hash, and exactly one subtask owns each key group ([`OwnedGroups`], the scheme
+//! of [`crate::key_groups`]). The owner alone adopts the group's new files and snapshots the
+//! group as one [`KeyGroupFiles`] item, so whichever subtask a restore hands that item to knows
+//! every file the group ever adopted.
 //! Invariant: the items of one snapshot cover every key group exactly once.
 
 use super::FilePosition;
-use freshet_core::key_group::{key_group_for_hash, stable_hash};
-use freshet_core::{Error, KeyGroup, Result};
+use crate::key_groups::OwnedKeyGroups;
+use freshet_core::key_group::stable_hash;
+use freshet_core::{Error, Result};
 use freshet_dataflow::TaskInfo;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// A listed file.
@@ -54,24 +55,17 @@ pub fn list(root: &Path) -> Result<Vec<Listed>> {
     Ok(out)
 }
 
-/// The stable hash of a file's name: the same in every subtask and every run, whatever order
-/// files are discovered in.
-fn name_hash(path: &Path) -> u64 {
-    let name = path
-        .file_name()
+/// A file's name: what its key group and index are derived from, the same in every subtask
+/// and every run, whatever order files are discovered in.
+fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    stable_hash(name.as_bytes())
+        .unwrap_or_default()
 }
 
 /// The index of a file in continuous mode (its split id, unless taken): from its name's hash.
 pub fn path_index(path: &Path) -> u32 {
-    (name_hash(path) >> 33) as u32
-}
-
-/// The key group of a file in continuous mode, among `key_groups` groups.
-pub fn key_group_of(path: &Path, key_groups: u32) -> KeyGroup {
-    key_group_for_hash(name_hash(path), key_groups.max(1))
+    (stable_hash(file_name(path).as_bytes()) >> 33) as u32
 }
 
 /// Continuous mode's snapshot item: one key group of file names, with the position of every
@@ -86,76 +80,49 @@ pub struct KeyGroupFiles {
     pub files: Vec<FilePosition>,
 }
 
-/// The key groups whose new files one subtask adopts (continuous mode).
+/// The key groups whose new files one subtask adopts (continuous mode): files are split by
+/// name ([`OwnedKeyGroups`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OwnedGroups {
-    key_groups: u32,
-    owned: BTreeSet<u16>,
-}
+pub struct OwnedGroups(OwnedKeyGroups);
+
+const SOURCE: &str = "file source";
 
 impl OwnedGroups {
     /// A fresh subtask's groups: its key-group range.
     pub fn fresh(info: &TaskInfo) -> Self {
-        Self {
-            key_groups: info.max_parallelism.max(1),
-            owned: info.key_groups.iter().map(|kg| kg.0).collect(),
-        }
+        Self(OwnedKeyGroups::fresh(info))
     }
 
     /// A restored subtask's groups: those of the items it was handed (at any parallelism),
     /// with the positions of their files.
     pub fn restore(items: &[serde_json::Value]) -> Result<(Self, Vec<FilePosition>)> {
-        let mut groups = Self::default();
+        let mut groups = OwnedKeyGroups::default();
         let mut files = Vec::new();
         for item in items {
             let group: KeyGroupFiles = serde_json::from_value(item.clone())
-                .map_err(|e| Error::State(format!("file source: unreadable restored key group {item}: {e}")))?;
-            if groups.key_groups == 0 {
-                groups.key_groups = group.key_groups;
-            }
-            if group.key_groups != groups.key_groups || u32::from(group.key_group) >= group.key_groups {
-                return Err(Error::State(format!(
-                    "file source: restored key group {} of {} does not fit key groups of {}",
-                    group.key_group, group.key_groups, groups.key_groups
-                )));
-            }
-            if !groups.owned.insert(group.key_group) {
-                return Err(Error::State(format!(
-                    "file source: key group {} restored twice",
-                    group.key_group
-                )));
-            }
+                .map_err(|e| Error::State(format!("{SOURCE}: unreadable restored key group {item}: {e}")))?;
+            groups.restore_group(SOURCE, group.key_group, group.key_groups)?;
             files.extend(group.files);
         }
-        Ok((groups, files))
+        Ok((Self(groups), files))
     }
 
     /// Whether the file at `path` belongs to an owned group.
     pub fn owns(&self, path: &Path) -> bool {
-        self.owned.contains(&key_group_of(path, self.key_groups).0)
+        self.0.owns(&file_name(path))
     }
 
     /// One item per owned group (empty groups included, so that ownership survives a restore),
     /// each with the positions of its files among `files`.
     pub fn snapshot<'a>(&self, files: impl IntoIterator<Item = &'a FilePosition>) -> Result<Vec<serde_json::Value>> {
-        let mut by_group: BTreeMap<u16, Vec<FilePosition>> = self.owned.iter().map(|&g| (g, Vec::new())).collect();
-        for pos in files {
-            let group = key_group_of(Path::new(&pos.path), self.key_groups).0;
-            let Some(group_files) = by_group.get_mut(&group) else {
-                return Err(Error::Internal(format!(
-                    "file source: '{}' is in key group {group}, which this subtask does not own",
-                    pos.path
-                )));
-            };
-            group_files.push(pos.clone());
-        }
-        by_group
+        let groups = self.0.group(SOURCE, files, |f| file_name(Path::new(&f.path)))?;
+        groups
             .into_iter()
             .map(|(key_group, files)| {
                 let item = KeyGroupFiles {
                     key_group,
-                    key_groups: self.key_groups,
-                    files,
+                    key_groups: self.0.key_groups(),
+                    files: files.into_iter().cloned().collect(),
                 };
                 serde_json::to_value(item).map_err(Error::from)
             })

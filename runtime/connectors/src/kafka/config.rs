@@ -98,7 +98,7 @@ impl KafkaCommon {
 }
 
 /// Options both the source and the sink accept.
-const COMMON_OPTIONS: &[&str] = &[
+pub const KAFKA_COMMON_OPTIONS: &[&str] = &[
     "topic",
     "format",
     "value.format",
@@ -109,16 +109,8 @@ const COMMON_OPTIONS: &[&str] = &[
     "avro.schema",
 ];
 
-/// Option keys of the Kafka source (plus `properties.*`).
+/// Option keys only the Kafka source accepts (besides the common ones and `properties.*`).
 pub const KAFKA_SOURCE_OPTIONS: &[&str] = &[
-    "topic",
-    "format",
-    "value.format",
-    "key.format",
-    "key.fields",
-    "value.fields-include",
-    "csv.field-delimiter",
-    "avro.schema",
     "topic-pattern",
     "scan.startup.mode",
     "scan.startup.timestamp-millis",
@@ -130,16 +122,8 @@ pub const KAFKA_SOURCE_OPTIONS: &[&str] = &[
     "scan.malformed.dead-letter-topic",
 ];
 
-/// Option keys of the Kafka sink (plus `properties.*`).
+/// Option keys only the Kafka sink accepts (besides the common ones and `properties.*`).
 pub const KAFKA_SINK_OPTIONS: &[&str] = &[
-    "topic",
-    "format",
-    "value.format",
-    "key.format",
-    "key.fields",
-    "value.fields-include",
-    "csv.field-delimiter",
-    "avro.schema",
     "sink.delivery-guarantee",
     "sink.transactional-id-prefix",
     "sink.partitioner",
@@ -205,16 +189,17 @@ pub struct KafkaSinkConfig {
     pub transaction_timeout_ms: u64,
 }
 
+/// A reader accepting the common options, `specific` ones and `properties.*`.
 fn reader<'a>(
     connector: &'a str,
     options: &'a BTreeMap<String, String>,
-    supported: &'a [&'a str],
+    specific: &[&str],
 ) -> Result<OptionReader<'a>> {
-    OptionReader::new(connector, options, supported, |k| k.starts_with(PROPERTIES_PREFIX))
+    let supported: Vec<&str> = KAFKA_COMMON_OPTIONS.iter().chain(specific).copied().collect();
+    OptionReader::new(connector, options, &supported, |k| k.starts_with(PROPERTIES_PREFIX))
 }
 
 fn common(r: &OptionReader<'_>, options: &BTreeMap<String, String>, connector: &str) -> Result<KafkaCommon> {
-    debug_assert!(COMMON_OPTIONS.iter().all(|k| KAFKA_SOURCE_OPTIONS.contains(k)));
     let mut properties = BTreeMap::new();
     for (key, value) in options {
         if let Some(name) = key.strip_prefix(PROPERTIES_PREFIX) {

@@ -351,33 +351,30 @@ impl KafkaSource {
         Ok(())
     }
 
-    /// Hands one ready item to the engine.
-    fn emit(&mut self, ready: Ready) -> SourcePoll {
+    /// Hands one ready item to the engine: `None` when it only advanced a position (every
+    /// record of its batch was skipped or sent to the dead-letter topic).
+    fn emit(&mut self, ready: Ready) -> Option<SourcePoll> {
         match ready {
             Ready::Records {
                 partition,
                 batch,
                 next_offset,
             } => {
-                let Some(p) = self.partitions.get_mut(&partition) else {
-                    return SourcePoll::Pending;
-                };
+                let p = self.partitions.get_mut(&partition)?;
                 p.position.offset = p.position.offset.max(next_offset);
                 if p.position.finished() && !p.finished_reported {
                     p.finished_reported = true;
                     self.finished_splits.push_back(p.split);
                 }
                 match batch {
-                    Some(batch) if batch.num_rows() > 0 => SourcePoll::Batch { split: p.split, batch },
-                    _ => SourcePoll::Pending,
+                    Some(batch) if batch.num_rows() > 0 => Some(SourcePoll::Batch { split: p.split, batch }),
+                    _ => None,
                 }
             }
             Ready::Ended { partition, position } => {
-                let Some(p) = self.partitions.get_mut(&partition) else {
-                    return SourcePoll::Pending;
-                };
+                let p = self.partitions.get_mut(&partition)?;
                 p.position.offset = p.position.offset.max(position);
-                SourcePoll::SplitFinished(p.split)
+                Some(SourcePoll::SplitFinished(p.split))
             }
         }
     }
@@ -440,21 +437,27 @@ impl Source for KafkaSource {
     }
 
     fn poll_batch(&mut self) -> Result<SourcePoll> {
-        if let Some(split) = self.finished_splits.pop_front() {
-            return Ok(SourcePoll::SplitFinished(split));
+        let mut fetched = false;
+        loop {
+            if let Some(split) = self.finished_splits.pop_front() {
+                return Ok(SourcePoll::SplitFinished(split));
+            }
+            if let Some(ready) = self.ready.pop_front() {
+                match self.emit(ready) {
+                    Some(poll) => return Ok(poll),
+                    None => continue,
+                }
+            }
+            if self.all_finished() {
+                return Ok(SourcePoll::Finished);
+            }
+            if fetched {
+                return Ok(SourcePoll::Pending);
+            }
+            self.discover_if_due()?;
+            self.fill()?;
+            fetched = true;
         }
-        if let Some(ready) = self.ready.pop_front() {
-            return Ok(self.emit(ready));
-        }
-        if self.all_finished() {
-            return Ok(SourcePoll::Finished);
-        }
-        self.discover_if_due()?;
-        self.fill()?;
-        Ok(match self.ready.pop_front() {
-            Some(ready) => self.emit(ready),
-            None => SourcePoll::Pending,
-        })
     }
 
     fn snapshot(&mut self, checkpoint: CheckpointId) -> Result<Vec<serde_json::Value>> {

@@ -2,18 +2,17 @@
 //! checkpointed.
 //!
 //! A partition belongs to the key group of the stable hash of `topic/partition`, and the
-//! subtask owning the group reads it — the file source's scheme. The snapshot holds one
+//! subtask owning the group reads it ([`crate::key_groups`], shared with the file source). The snapshot holds one
 //! [`PartitionGroup`] item per owned key group with the position of every partition of the
 //! group known so far, so a restore at any parallelism hands each group, with all its
 //! partitions, to exactly one subtask. Positions are always concrete offsets (the next one to
 //! read): the startup mode is resolved once, when a partition is first seen, and never again.
 
 use super::super::config::{BoundedMode, StartupMode};
-use freshet_core::key_group::{key_group_for_hash, stable_hash};
+use crate::key_groups::OwnedKeyGroups;
 use freshet_core::{Error, Result};
 use freshet_dataflow::TaskInfo;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// A topic partition.
 pub type TopicPartition = (String, i32);
@@ -49,66 +48,39 @@ pub struct PartitionGroup {
     pub partitions: Vec<PartitionPosition>,
 }
 
-/// The key group of a partition among `key_groups`.
-pub fn key_group_of(topic: &str, partition: i32, key_groups: u32) -> u16 {
-    key_group_for_hash(
-        stable_hash(format!("{topic}/{partition}").as_bytes()),
-        key_groups.max(1),
-    )
-    .0
+/// The name a partition is hashed by into its key group.
+fn partition_name(topic: &str, partition: i32) -> String {
+    format!("{topic}/{partition}")
 }
 
-/// The key groups one subtask owns.
+/// The partitions one subtask reads: those of its key groups ([`OwnedKeyGroups`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OwnedGroups {
-    key_groups: u32,
-    owned: BTreeSet<u16>,
-}
+pub struct OwnedGroups(OwnedKeyGroups);
+
+const SOURCE: &str = "kafka source";
 
 impl OwnedGroups {
     /// A fresh subtask's groups: its key-group range.
     pub fn fresh(info: &TaskInfo) -> Self {
-        Self {
-            key_groups: info.max_parallelism.max(1),
-            owned: info.key_groups.iter().map(|kg| kg.0).collect(),
-        }
+        Self(OwnedKeyGroups::fresh(info))
     }
 
     /// A restored subtask's groups (those of the items it was handed) and their positions.
     pub fn restore(items: &[serde_json::Value]) -> Result<(Self, Vec<PartitionPosition>)> {
-        let mut groups = Self::default();
+        let mut groups = OwnedKeyGroups::default();
         let mut positions = Vec::new();
         for item in items {
             let group: PartitionGroup = serde_json::from_value(item.clone())
-                .map_err(|e| Error::State(format!("kafka source: unreadable restored partition group {item}: {e}")))?;
-            if groups.key_groups == 0 {
-                groups.key_groups = group.key_groups;
-            }
-            if group.key_groups != groups.key_groups || u32::from(group.key_group) >= group.key_groups {
-                return Err(Error::State(format!(
-                    "kafka source: restored key group {} of {} does not fit key groups of {}",
-                    group.key_group, group.key_groups, groups.key_groups
-                )));
-            }
-            if !groups.owned.insert(group.key_group) {
-                return Err(Error::State(format!(
-                    "kafka source: key group {} restored twice",
-                    group.key_group
-                )));
-            }
+                .map_err(|e| Error::State(format!("{SOURCE}: unreadable restored partition group {item}: {e}")))?;
+            groups.restore_group(SOURCE, group.key_group, group.key_groups)?;
             positions.extend(group.partitions);
         }
-        Ok((groups, positions))
+        Ok((Self(groups), positions))
     }
 
     /// Whether this subtask reads the partition.
     pub fn owns(&self, topic: &str, partition: i32) -> bool {
-        self.owned.contains(&key_group_of(topic, partition, self.key_groups))
-    }
-
-    /// Whether the subtask owns no key group (it then reads nothing).
-    pub fn is_empty(&self) -> bool {
-        self.owned.is_empty()
+        self.0.owns(&partition_name(topic, partition))
     }
 
     /// One item per owned group (empty ones included, so ownership survives a restore).
@@ -116,24 +88,16 @@ impl OwnedGroups {
         &self,
         positions: impl IntoIterator<Item = &'a PartitionPosition>,
     ) -> Result<Vec<serde_json::Value>> {
-        let mut by_group: BTreeMap<u16, Vec<PartitionPosition>> = self.owned.iter().map(|&g| (g, Vec::new())).collect();
-        for pos in positions {
-            let group = key_group_of(&pos.topic, pos.partition, self.key_groups);
-            let Some(list) = by_group.get_mut(&group) else {
-                return Err(Error::Internal(format!(
-                    "kafka source: partition {}/{} is in key group {group}, which this subtask does not own",
-                    pos.topic, pos.partition
-                )));
-            };
-            list.push(pos.clone());
-        }
-        by_group
+        let groups = self
+            .0
+            .group(SOURCE, positions, |p| partition_name(&p.topic, p.partition))?;
+        groups
             .into_iter()
             .map(|(key_group, partitions)| {
                 serde_json::to_value(PartitionGroup {
                     key_group,
-                    key_groups: self.key_groups,
-                    partitions,
+                    key_groups: self.0.key_groups(),
+                    partitions: partitions.into_iter().cloned().collect(),
                 })
                 .map_err(Error::from)
             })
@@ -226,3 +190,6 @@ pub fn stop_offset(
         },
     }
 }
+
+#[cfg(test)]
+mod tests;
