@@ -38,6 +38,10 @@ pub struct TaskRef {
     pub subtask: u32,
 }
 
+/// The id a finished source's last snapshot is taken under; the source is notified of it when
+/// the job's final checkpoint completes (whatever that checkpoint's own id).
+const FINAL_SOURCE_SNAPSHOT: CheckpointId = CheckpointId(u64::MAX);
+
 /// Messages from the coordinator to a task.
 #[derive(Debug, Clone)]
 pub enum TaskControl {
@@ -307,10 +311,11 @@ impl Task {
         Ok(())
     }
 
+    /// The snapshots a finished task contributes to every later checkpoint.
     fn final_snapshots(&mut self) -> Result<TaskSnapshots> {
         let mut out = Vec::new();
         if let Some(head) = self.source.as_mut() {
-            let positions = head.source.snapshot(CheckpointId(u64::MAX))?;
+            let positions = head.source.snapshot(FINAL_SOURCE_SNAPSHOT)?;
             out.push((
                 head.uid.clone(),
                 SubtaskSnapshot {
@@ -351,6 +356,10 @@ impl Task {
                 Ok(None)
             }
             Some(TaskControl::JobFinished(id)) => {
+                // The job's final checkpoint covers the source's final snapshot.
+                if let Some(head) = self.source.as_mut() {
+                    head.source.notify_checkpoint_complete(FINAL_SOURCE_SNAPSHOT)?;
+                }
                 self.chain.notify_complete(id)?;
                 Ok(Some(Exit::Cancelled))
             }

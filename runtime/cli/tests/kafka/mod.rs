@@ -150,6 +150,172 @@ fn bounded_read_with_metadata_columns_and_startup_modes() {
     assert!(stderr(&o).contains("no committed offset"), "{}", stderr(&o));
 }
 
+/// Group offsets: a bounded run with a consumer group commits its final offsets when the job
+/// finishes; a later run starting from the group's offsets reads only the newer records.
+#[test]
+fn group_offsets_resume_where_the_last_run_committed() {
+    let broker = Broker::start();
+    broker.create_topic("ledger", 2);
+    let records = orders(150, 2);
+    produce_orders(&broker, "ledger", &records[..100]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = |name: &str, extra: &str| {
+        write_script(
+            dir.path(),
+            name,
+            &format!(
+                "{}
+                CREATE TABLE out (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+                INSERT INTO out SELECT id FROM ledger;",
+                kafka_table(
+                    "ledger",
+                    &broker,
+                    "ledger",
+                    &format!(", 'scan.bounded.mode' = 'latest-offset', 'properties.group.id' = 'audit'{extra}")
+                ),
+                dir.path().join(name).display()
+            ),
+        )
+    };
+    let first = script("first", ", 'properties.auto.offset.reset' = 'earliest'");
+    let o = run(&first, &["--checkpoint-dir", dir.path().join("c1").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        ids(&committed_lines(&dir.path().join("first"))),
+        (0..100).collect::<Vec<_>>()
+    );
+
+    produce_orders(&broker, "ledger", &records[100..]);
+    let second = script("second", ", 'scan.startup.mode' = 'group-offsets'");
+    let o = run(&second, &["--checkpoint-dir", dir.path().join("c2").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        ids(&committed_lines(&dir.path().join("second"))),
+        (100..150).collect::<Vec<_>>(),
+        "the second run starts at the offsets the first committed"
+    );
+}
+
+/// Event time with an idle partition, and partitions added while the job runs: partition 1 of
+/// `clicks` never gets a record, yet windows fire once it has been idle for the timeout (and at
+/// parallelism 2, a subtask that may own no partition at all holds nothing back either). Then
+/// a new topic matching the job's `topic-pattern` is created and written; discovery picks its
+/// partition up from its first offset and its records fire the later windows. (Growing an
+/// existing topic takes the same path, but tansu 0.6.0 answers CreatePartitions as
+/// unsupported.)
+#[test]
+fn an_idle_partition_does_not_stall_windows_and_added_partitions_are_read() {
+    let broker = Broker::start();
+    broker.create_topic("clicks", 2);
+    let click = |i: i64, partition: i32| {
+        let ts = T0 + i * 100;
+        (partition, format!("k{i}"), format!(r#"{{"id":{i},"ts":{ts}}}"#), ts)
+    };
+    // Ids 0..50 on partition 0, 100 ms apart: windows [T0, T0+1s) .. [T0+4s, T0+5s).
+    let first: Vec<_> = (0..50).map(|i| click(i, 0)).collect();
+    produce_orders(&broker, "clicks", &first);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let script = write_script(
+        dir.path(),
+        "idle",
+        &format!(
+            "SET 'table.exec.source.idle-timeout' = '300ms';
+            CREATE TABLE clicks (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+                WITH ('connector' = 'kafka', 'topic-pattern' = 'clicks(-.+)?', 'properties.bootstrap.servers' = '{}',
+                      'format' = 'json', 'scan.topic-partition-discovery.interval' = '200ms');
+            CREATE TABLE out (window_end TIMESTAMP(3), n BIGINT, ids BIGINT)
+                WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+            INSERT INTO out SELECT window_end, COUNT(*), SUM(id)
+            FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+            GROUP BY window_start, window_end;",
+            broker.bootstrap(),
+            out.display()
+        ),
+    );
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            script.to_str().unwrap(),
+            "--parallelism",
+            "2",
+            "--checkpoint-dir",
+            dir.path().join("chk").to_str().unwrap(),
+            "--checkpoint-interval",
+            "200ms",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let windows = |out: &Path| -> Vec<(i64, i64, i64)> {
+        let mut w: Vec<(i64, i64, i64)> = committed_lines(out)
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let end = v["window_end"].as_str().unwrap_or_default().to_string();
+                (window_index(&end), v["n"].as_i64().unwrap(), v["ids"].as_i64().unwrap())
+            })
+            .collect();
+        w.sort();
+        w
+    };
+    // The watermark of partition 0 alone (T0 + 4.9 s) fires the windows ending at 1..4 s.
+    let expected_first: Vec<(i64, i64, i64)> = (1..=4)
+        .map(|end| (end, 10, (0..10).map(|i| (end - 1) * 10 + i).sum()))
+        .collect();
+    let waited = std::panic::catch_unwind(|| {
+        super::wait_for("the windows of partition 0", Duration::from_secs(60), || {
+            windows(&out).len() >= 4
+        })
+    });
+    if waited.is_err() {
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "windows did not fire with partition 1 idle; output {:?}; stderr:\n{}",
+            windows(&out),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(windows(&out), expected_first);
+
+    // A new partition, written while partitions 0 and 1 are silent: ids 50..80 at 5.0..7.9 s.
+    broker.create_topic("clicks-late", 1);
+    let later: Vec<_> = (50..80).map(|i| click(i, 0)).collect();
+    produce_orders(&broker, "clicks-late", &later);
+    let expected_all: Vec<(i64, i64, i64)> = (1..=7)
+        .map(|end| (end, 10, (0..10).map(|i| (end - 1) * 10 + i).sum()))
+        .collect();
+    let waited = std::panic::catch_unwind(|| {
+        super::wait_for("the windows of the added partition", Duration::from_secs(60), || {
+            windows(&out).len() >= 7
+        })
+    });
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        waited.is_ok(),
+        "the added partition was not read; output {:?}; stderr:\n{}",
+        windows(&out),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(windows(&out), expected_all);
+}
+
+/// Whole seconds after `T0` of a `window_end` written as `YYYY-MM-DDTHH:MM:SS[.fff]`, on
+/// `T0`'s day.
+fn window_index(end: &str) -> i64 {
+    let t0_seconds = T0 / 1000;
+    let time = end.split([' ', 'T']).nth(1).unwrap_or_default();
+    let mut parts = time.split(':');
+    let h: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let m: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let s: f64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+    let day_seconds = h * 3600 + m * 60 + s as i64;
+    day_seconds - t0_seconds % 86_400
+}
+
 #[test]
 fn malformed_records_fail_skip_or_go_to_a_dead_letter_topic() {
     let broker = Broker::start();
