@@ -59,6 +59,61 @@ fn run(script: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(BIN).args(&args).output().unwrap()
 }
 
+/// Runs `script` `rounds` times, each killed with SIGKILL after `alive(round)`, every round
+/// after the first restoring the latest checkpoint in `checkpoints`; round `r` uses the state
+/// backend `backends[r % len]`. Then runs it to its end at parallelism 3 from the latest
+/// checkpoint and asserts that run succeeded.
+fn kill_and_restore(
+    script: &Path,
+    checkpoints: &Path,
+    rounds: u64,
+    backends: &[&str],
+    checkpoint_interval: &str,
+    alive: impl Fn(u64) -> Duration,
+) {
+    for round in 0..rounds {
+        let backend = backends[round as usize % backends.len()];
+        let mut args = vec![
+            "run",
+            script.to_str().unwrap(),
+            "--parallelism",
+            "2",
+            "--state-backend",
+            backend,
+            "--checkpoint-dir",
+            checkpoints.to_str().unwrap(),
+            "--checkpoint-interval",
+            checkpoint_interval,
+            "--batch-size",
+            "64",
+        ];
+        if round > 0 {
+            args.extend(["--restore", "latest"]);
+        }
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(alive(round));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let o = run(
+        script,
+        &[
+            "--parallelism",
+            "3",
+            "--checkpoint-dir",
+            checkpoints.to_str().unwrap(),
+            "--restore",
+            "latest",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -508,47 +563,14 @@ fn a_kafka_source_killed_and_restored_gives_the_uninterrupted_result() {
     assert!(expected.len() > 100, "{}", expected.len());
 
     let killed = script("killed");
-    let chk = dir.path().join("chk");
-    for (round, backend) in ["rocksdb", "heap", "rocksdb"].iter().enumerate() {
-        let mut args = vec![
-            "run",
-            killed.to_str().unwrap(),
-            "--parallelism",
-            "2",
-            "--state-backend",
-            backend,
-            "--checkpoint-dir",
-            chk.to_str().unwrap(),
-            "--checkpoint-interval",
-            "100ms",
-            "--batch-size",
-            "64",
-        ];
-        if round > 0 {
-            args.extend(["--restore", "latest"]);
-        }
-        let mut child = Command::new(BIN)
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(700 + 300 * round as u64));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-    }
-    let o = run(
+    kill_and_restore(
         &killed,
-        &[
-            "--parallelism",
-            "3",
-            "--checkpoint-dir",
-            chk.to_str().unwrap(),
-            "--restore",
-            "latest",
-        ],
+        &dir.path().join("chk"),
+        3,
+        &["rocksdb", "heap"],
+        "100ms",
+        |round| Duration::from_millis(700 + 300 * round),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(committed_lines(&dir.path().join("killed")), expected);
 }
 
@@ -611,45 +633,14 @@ fn exactly_once_against_a_transactional_broker() {
             broker.bootstrap()
         ),
     );
-    let chk = dir.path().join("chk");
-    for round in 0..3u64 {
-        let mut args = vec![
-            "run",
-            killed.to_str().unwrap(),
-            "--parallelism",
-            "2",
-            "--checkpoint-dir",
-            chk.to_str().unwrap(),
-            "--checkpoint-interval",
-            "300ms",
-            "--batch-size",
-            "64",
-        ];
-        if round > 0 {
-            args.extend(["--restore", "latest"]);
-        }
-        let mut child = Command::new(BIN)
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(2_000 + 500 * round));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-    }
-    let o = run(
+    kill_and_restore(
         &killed,
-        &[
-            "--parallelism",
-            "3",
-            "--checkpoint-dir",
-            chk.to_str().unwrap(),
-            "--restore",
-            "latest",
-        ],
+        &dir.path().join("chk"),
+        3,
+        &["rocksdb", "heap"],
+        "300ms",
+        |round| Duration::from_millis(2_000 + 500 * round),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let mut seen: Vec<String> = broker.read_all(&output, true).iter().map(|r| r.value_text()).collect();
     seen.sort();
     let normalize = |lines: &[String]| -> Vec<serde_json::Value> {
