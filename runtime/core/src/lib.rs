@@ -16,6 +16,7 @@
 //! - [`error`]: the shared error type, which knows whose fault an error is.
 #![warn(missing_docs)]
 
+pub mod aws_profile;
 pub mod element;
 pub mod error;
 pub mod ids;
