@@ -1,7 +1,7 @@
 //! # freshet-core
 //!
 //! The vocabulary every other Freshet crate speaks. It sits at the bottom of the runtime: it
-//! depends on Arrow and nothing of Freshet's own.
+//! depends on Arrow (and `object_store`, for [`location`]) and nothing of Freshet's own.
 //!
 //! - [`element`]: what flows on a channel — Arrow record batches with in-band watermarks,
 //!   checkpoint barriers, idleness markers and end-of-input ([`StreamElement`]).
@@ -14,6 +14,8 @@
 //!   and combination across inputs (the minimum over active inputs).
 //! - [`partition`]: how an edge distributes records to downstream subtasks.
 //! - [`error`]: the shared error type, which knows whose fault an error is.
+//! - [`location`]: local paths and object store URLs, and opening the object store of a URL
+//!   (shared by checkpoint storage and the `filesystem` connectors).
 #![warn(missing_docs)]
 
 pub mod element;
@@ -21,6 +23,7 @@ pub mod error;
 pub mod ids;
 pub mod key_group;
 pub mod keys;
+pub mod location;
 pub mod partition;
 pub mod time;
 pub mod watermark;
@@ -29,6 +32,7 @@ pub use element::{Barrier, CheckpointKind, StreamElement};
 pub use error::{Error, ErrorClass, Result};
 pub use ids::{CheckpointId, KeyGroup, OperatorUid, SubtaskIndex};
 pub use key_group::{KeyGroupRange, DEFAULT_MAX_PARALLELISM};
+pub use location::{Location, ObjectRoot};
 pub use partition::Partitioning;
 pub use time::{Clock, ManualClock, SystemClock};
 pub use watermark::{Watermark, WATERMARK_MAX, WATERMARK_MIN};
