@@ -2,9 +2,10 @@
 //!
 //! A watermark `w` on a channel promises that no record with event time `<= w` follows (late
 //! records aside). Invariants kept here:
-//! - a source's watermark is the minimum over its active splits of `max_seen - out_of_orderness
-//!   - 1`; a split that has been silent for the idleness timeout stops holding it back, and a
-//!   source subtask without any split (more subtasks than Kafka partitions, say) is idle;
+//! - a source's watermark is the minimum over its active splits of
+//!   `max_seen - out_of_orderness - 1`; a split that has been silent for the idleness timeout
+//!   stops holding it back, and a source subtask without any split (more subtasks than Kafka
+//!   partitions, say) is idle;
 //! - an operator's watermark is the minimum over its active (non-idle, non-ended) inputs;
 //! - watermarks never go backwards.
 
