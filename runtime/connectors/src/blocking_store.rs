@@ -17,6 +17,7 @@ use object_store::multipart::MultipartStore;
 use object_store::multipart::PartId;
 use object_store::path::Path;
 use object_store::{MultipartId, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// An object store rooted at a URL, with blocking calls. Clones share the store and runtime.
@@ -92,6 +93,21 @@ impl BlockingStore {
         }
     }
 
+    /// The path of the object at `url`, which must be the root URL or below it.
+    pub fn path_of_url(&self, url: &str) -> Result<Path> {
+        let rel = match url.strip_prefix(self.url()) {
+            Some("") => "",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => {
+                return Err(Error::Config(format!(
+                    "'{url}' is not below the configured path '{}'",
+                    self.url()
+                )))
+            }
+        };
+        Ok(self.inner.root.path(rel))
+    }
+
     fn store(&self) -> Arc<dyn ObjectStore> {
         self.inner.root.store.clone()
     }
@@ -143,6 +159,18 @@ impl BlockingStore {
         let (store, at) = (self.store(), path.clone());
         self.block(async move { store.get(&at).await?.bytes().await })?
             .map_err(|e| store_error("reading", &self.url_of(path), e))
+    }
+
+    /// A byte range of an object.
+    pub fn get_range(&self, path: &Path, range: Range<u64>) -> Result<Bytes> {
+        let (store, at, r) = (self.store(), path.clone(), range.clone());
+        self.block(async move { store.get_range(&at, r).await })?.map_err(|e| {
+            store_error(
+                &format!("reading bytes {}..{} of", range.start, range.end),
+                &self.url_of(path),
+                e,
+            )
+        })
     }
 
     /// Writes a whole (small) object.
