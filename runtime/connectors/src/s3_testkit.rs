@@ -46,7 +46,7 @@ impl S3Server {
         // moto runs in the background of a shell that kills it once this process's end of the
         // pipe closes, so no server outlives the test process, however it ends.
         let script = format!(
-            "moto_server -H 127.0.0.1 -p {} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            "moto_server -H 127.0.0.1 -p {} >/dev/null 2>&1 & pid=$!; read _; kill $pid; wait $pid",
             addr.port()
         );
         let mut child = Command::new("sh")
