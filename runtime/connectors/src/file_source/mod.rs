@@ -30,7 +30,7 @@
 //! or the objects directly below a prefix, listed the same way; positions hold each object's
 //! full URL. Text objects are read by ranged GETs from the byte offset, a few MiB at a time;
 //! Parquet objects are fetched whole when opened. Credentials and endpoints come from the
-//! environment (see [`freshet_core::location`]).
+//! environment (see [`freshet_core::object_root`]).
 //!
 //! A line that does not parse fails the source with an error naming the file and line.
 
