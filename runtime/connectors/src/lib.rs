@@ -1,7 +1,9 @@
 //! # freshet-connectors
 //!
-//! Sources and sinks: the Nexmark benchmark generator, a datagen source, CSV/JSON-lines file
-//! sources, and print, blackhole and exactly-once file sinks.
+//! Sources and sinks: the Nexmark benchmark generator, a datagen source, CSV/JSON-lines/Parquet
+//! file sources, and print, blackhole and exactly-once file sinks. Files are local or on an
+//! object store (`s3://`, `gs://`, `az://`), reached synchronously through a small runtime of
+//! each source's or sink's own (`blocking_store`).
 //!
 //! Place in the runtime: above `freshet-dataflow`, whose [`Source`](freshet_dataflow::Source)
 //! and [`Operator`](freshet_dataflow::Operator) contracts these implement (a sink is an operator
@@ -13,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod blackhole;
+mod blocking_store;
 pub mod datagen;
 pub mod file_sink;
 pub mod file_source;
@@ -21,6 +24,8 @@ pub mod key_groups;
 pub mod nexmark;
 pub mod options;
 pub mod print;
+#[cfg(test)]
+mod s3_testkit;
 #[cfg(test)]
 mod testkit;
 

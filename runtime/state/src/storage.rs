@@ -11,7 +11,7 @@
 
 use crate::metadata::{CheckpointMetadata, METADATA_FILE};
 use bytes::Bytes;
-use freshet_core::{CheckpointId, Error, Result};
+use freshet_core::{CheckpointId, Error, Location, ObjectRoot, Result};
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -39,64 +39,23 @@ impl CheckpointStorage {
     /// Opens storage at a URL (`file:///dir`, `s3://bucket/prefix`, `gs://…`, `az://…`) or a
     /// plain local path (created if missing).
     pub fn from_url(location: &str) -> Result<Self> {
-        let Some(scheme_end) = location.find("://") else {
-            return Self::local(std::path::Path::new(location));
-        };
-        let scheme = &location[..scheme_end];
-        let parsed =
-            url::Url::parse(location).map_err(|e| Error::Config(format!("invalid storage URL '{location}': {e}")))?;
-        let open_err = |e: object_store::Error| Error::Config(format!("cannot open '{location}': {e}"));
-        let store: Arc<dyn ObjectStore> = match scheme {
-            "file" => {
-                let dir = parsed
-                    .to_file_path()
-                    .map_err(|_| Error::Config(format!("invalid file URL '{location}'")))?;
-                return Self::local(&dir);
-            }
-            "s3" | "s3a" => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(location)
-                    .build()
-                    .map_err(open_err)?,
-            ),
-            "gs" => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_url(location)
-                    .build()
-                    .map_err(open_err)?,
-            ),
-            "az" | "abfs" | "abfss" | "azure" => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(location)
-                    .build()
-                    .map_err(open_err)?,
-            ),
-            other => {
-                return Err(Error::Config(format!(
-                    "unsupported storage scheme '{other}' in '{location}'; use file://, s3://, gs:// or az://"
-                )))
-            }
-        };
-        Ok(Self {
-            store,
-            root: Path::from(parsed.path()),
-            url: location.trim_end_matches('/').to_string(),
-        })
+        match Location::parse(location)? {
+            Location::Local(dir) => Self::local(&dir),
+            Location::Url(url) => Ok(Self::at(ObjectRoot::open(&url)?)),
+        }
     }
 
     /// Opens storage in a local directory, creating it.
     pub fn local(dir: &std::path::Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        let abs = dir
-            .canonicalize()
-            .map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
-        let store = object_store::local::LocalFileSystem::new_with_prefix(&abs)
-            .map_err(|e| storage_err("opening local storage", e))?;
-        Ok(Self {
-            store: Arc::new(store),
-            root: Path::default(),
-            url: format!("file://{}", abs.display()),
-        })
+        Ok(Self::at(ObjectRoot::local(dir)?))
+    }
+
+    fn at(root: ObjectRoot) -> Self {
+        Self {
+            store: root.store,
+            root: root.root,
+            url: root.url,
+        }
     }
 
     /// The storage root as a URL.

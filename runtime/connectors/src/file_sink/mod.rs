@@ -1,42 +1,62 @@
-//! The exactly-once file sink: JSON lines, CSV or Parquet files in a local directory, visible
-//! only once the checkpoint that covers them completes.
+//! The exactly-once file sink: JSON lines, CSV or Parquet files in a local directory or below
+//! an object store URL (`s3://bucket/prefix`, `gs://…`, `az://…`), visible only once the
+//! checkpoint that covers them completes.
 //!
-//! # Protocol — the directory listing is the sink's durable record
+//! Every part file's name carries the run id (unique per execution attempt), the subtask and a
+//! sequence number ([`names`]); committed files are `part-{run}-{subtask}-{seq}.{ext}`. Hidden
+//! names start with `.`, which the file source (and most tools) skip. The storage itself is
+//! the sink's durable record: nothing is kept in operator state, so rescaling needs no
+//! redistribution. The steps are the same on both kinds of storage ([`PartFiles`]):
 //!
-//! Every file name carries the run id (unique per execution attempt) and the subtask:
+//! - At a barrier of checkpoint `n` the current file is closed as pending on `n`.
+//! - When checkpoint `n` completes, this run's pending files of checkpoints `<= n` are made
+//!   visible.
+//! - At end of input the current file is closed as pending on `s+1`, where `s` is the last
+//!   checkpoint this subtask took part in: no barrier passes a finished sink again, so any
+//!   later checkpoint that completes (at the latest, the job's final one) covers that data.
+//! - On open after a restore from checkpoint `C`, subtask 0 commits every pending file of
+//!   earlier runs with `n <= C` and discards every other unfinished file of earlier runs (data
+//!   no completed checkpoint covers, which the restored sources replay). A fresh start
+//!   discards them all.
+//!
+//! Each step is idempotent, so a crash at any point between steps is repaired by the next
+//! restore.
+//!
+//! # In a local directory ([`local`])
 //!
 //! | name | state |
 //! |---|---|
 //! | `.part-{run}-{subtask}-{seq}.inprogress` | being written |
 //! | `.part-{run}-{subtask}-{seq}.pending-{n}` | closed at the barrier of checkpoint `n` |
-//! | `part-{run}-{subtask}-{seq}.{ext}` | committed (visible) |
 //!
-//! - At a barrier of checkpoint `n` the current file is closed and renamed `pending-{n}`.
-//! - When checkpoint `n` completes, this run's pending files of checkpoints `<= n` are renamed
-//!   to their visible names.
-//! - At end of input the current file is closed as `pending-{s+1}`, where `s` is the last
-//!   checkpoint this subtask took part in: no barrier passes a finished sink again, so any
-//!   later checkpoint that completes (at the latest, the job's final one) covers that data.
-//! - On open after a restore from checkpoint `C`, subtask 0 commits every pending file of
-//!   earlier runs with `n <= C` and deletes every other hidden file of earlier runs (data no
-//!   completed checkpoint covers, which the restored sources replay).
+//! Closing syncs and renames the file; committing renames it to its visible name.
 //!
-//! Renames are idempotent (a missing file is not an error), so a crash at any point between
-//! these steps is repaired by the next restore. Because the record is the directory itself,
-//! nothing is kept in operator state and rescaling needs no redistribution.
+//! # On an object store ([`object`])
+//!
+//! A part file is a multipart upload to its visible name, which appears only when the upload
+//! completes. The marker `.part-{run}-{subtask}-{seq}.upload` ([`upload_marker`]) records the
+//! upload id: written when the upload starts, rewritten at the closing barrier with the part
+//! list (the checkpoint cannot complete before), deleted once the upload is completed or
+//! aborted. Parts of `part_bytes` go up while the file is written, the last one at the closing
+//! barrier. Committing completes the upload (one whose upload is already gone is fine if its
+//! object exists); discarding aborts it. An upload started by a run that is never restored
+//! (its job deleted, or started afresh elsewhere) is left behind: an
+//! `AbortIncompleteMultipartUpload` lifecycle rule on the bucket removes it.
+//!
+//! Local paths and `file://` URLs use the local protocol.
+
+mod encoder;
+mod local;
+mod names;
+mod object;
+mod upload_marker;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use freshet_core::{CheckpointId, Error, Result};
+use freshet_core::{CheckpointId, Error, Location, Result};
 use freshet_dataflow::{Collector, Operator, OperatorContext};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
 
 /// Output format of the file sink.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,33 +72,60 @@ pub enum FileFormat {
     Parquet,
 }
 
+impl FileFormat {
+    /// The extension of committed files.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Json => "jsonl",
+            FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// The smallest part of a multipart upload (but the last) that S3 accepts.
+pub const MIN_PART_BYTES: u64 = 5 << 20;
+/// The largest part of a multipart upload that S3 accepts.
+pub const MAX_PART_BYTES: u64 = 5 << 30;
+/// The most parts one upload may have (S3).
+pub const MAX_PARTS: u64 = 10_000;
+
 /// Configuration of the file sink.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FileSinkConfig {
-    /// The output directory (created if missing).
-    pub path: PathBuf,
+    /// The output directory (created if missing) or object store URL.
+    pub path: Location,
     /// Output format.
     #[serde(default)]
     pub format: FileFormat,
     /// Roll to a new file after this many bytes (still committed only on checkpoints).
     #[serde(default = "default_roll_bytes")]
     pub roll_bytes: u64,
+    /// On an object store: the size of each uploaded part but the last (memory held per
+    /// subtask while a file is written).
+    #[serde(default = "default_part_bytes")]
+    pub part_bytes: u64,
 }
 
 fn default_roll_bytes() -> u64 {
     128 * 1024 * 1024
 }
 
+fn default_part_bytes() -> u64 {
+    16 * 1024 * 1024
+}
+
 /// Option keys accepted by [`FileSinkConfig::from_options`].
-pub const FILE_SINK_OPTIONS: &[&str] = &["path", "format", "sink.rolling-policy.file-size"];
+pub const FILE_SINK_OPTIONS: &[&str] = &["path", "format", "sink.rolling-policy.file-size", "sink.part-size"];
 
 impl FileSinkConfig {
-    /// JSON lines into `path`.
-    pub fn new(path: PathBuf) -> Self {
+    /// JSON lines into `path` (a local path, or a [`Location`] such as an `s3://` URL).
+    pub fn new(path: impl Into<Location>) -> Self {
         Self {
-            path,
+            path: path.into(),
             format: FileFormat::Json,
             roll_bytes: default_roll_bytes(),
+            part_bytes: default_part_bytes(),
         }
     }
 
@@ -95,7 +142,8 @@ impl FileSinkConfig {
         let path = options
             .get("path")
             .ok_or_else(|| Error::Config("the file sink needs option 'path'".into()))?;
-        let mut config = Self::new(PathBuf::from(path));
+        let location = Location::parse(path).map_err(|e| Error::Config(format!("file sink: option 'path': {e}")))?;
+        let mut config = Self::new(location);
         if let Some(f) = options.get("format") {
             config.format = match f.as_str() {
                 "json" => FileFormat::Json,
@@ -115,219 +163,108 @@ impl FileSinkConfig {
                 ))
             })?;
         }
+        if let Some(size) = options.get("sink.part-size") {
+            config.part_bytes = crate::options::parse_size_bytes(size)
+                .map_err(|e| Error::Config(format!("file sink: option 'sink.part-size': '{size}': {e}")))?;
+        }
+        config.validate()?;
         Ok(config)
     }
 
-    fn extension(&self) -> &'static str {
-        match self.format {
-            FileFormat::Json => "jsonl",
-            FileFormat::Csv => "csv",
-            FileFormat::Parquet => "parquet",
+    /// Checks the values: a part size S3 accepts, and (on an object store) few enough parts
+    /// per rolled file.
+    pub fn validate(&self) -> Result<()> {
+        if self.path.is_empty() {
+            return Err(Error::Config("file sink: 'path' is required".into()));
         }
+        if !(MIN_PART_BYTES..=MAX_PART_BYTES).contains(&self.part_bytes) {
+            return Err(Error::Config(format!(
+                "file sink: the part size ('sink.part-size') is {} bytes; it must be from 5 MiB to 5 GiB",
+                self.part_bytes
+            )));
+        }
+        if matches!(self.path, Location::Url(_)) && self.roll_bytes / self.part_bytes + 1 > MAX_PARTS {
+            return Err(Error::Config(format!(
+                "file sink: files of {} bytes ('sink.rolling-policy.file-size') in parts of {} bytes \
+                 ('sink.part-size') exceed the {MAX_PARTS} parts of one upload; raise the part size",
+                self.roll_bytes, self.part_bytes
+            )));
+        }
+        Ok(())
     }
 }
 
-/// Where a file's rows go: encoded text, or a Parquet writer (which buffers a row group).
-enum FileWriter {
-    Text(BufWriter<File>),
-    Parquet(Box<ArrowWriter<File>>),
-}
+/// The part files of one sink subtask, wherever they are kept: the steps of the protocol in
+/// the [module docs](self).
+trait PartFiles: Send {
+    /// After a restore from checkpoint `restored` (`None`: a fresh start), commits the pending
+    /// files of earlier runs it covers and discards every other unfinished file of theirs.
+    fn recover(&mut self, restored: Option<u64>) -> Result<()>;
 
-struct OpenFile {
-    seq: u64,
-    writer: FileWriter,
-    bytes: u64,
-}
+    /// Whether a part file is open.
+    fn is_open(&self) -> bool;
 
-impl OpenFile {
-    /// Flushes everything (for Parquet: the footer) and syncs the file to disk.
-    fn finish(self) -> Result<()> {
-        let file = match self.writer {
-            FileWriter::Text(mut w) => {
-                w.flush().map_err(|e| Error::io("flushing a sink file", e))?;
-                w.into_inner()
-                    .map_err(|e| Error::io("flushing a sink file", e.into_error()))?
-            }
-            FileWriter::Parquet(w) => w
-                .into_inner()
-                .map_err(|e| Error::Internal(format!("finishing a Parquet sink file: {e}")))?,
-        };
-        file.sync_all().map_err(|e| Error::io("syncing a sink file", e))
-    }
+    /// Opens part file `seq` for batches of `schema`.
+    fn start(&mut self, seq: u64, schema: &SchemaRef) -> Result<()>;
+
+    /// Appends a batch to the open part file; returns the file's size so far.
+    fn write(&mut self, batch: &RecordBatch) -> Result<u64>;
+
+    /// Closes the open part file, if any, as pending on `checkpoint`.
+    fn close(&mut self, checkpoint: u64) -> Result<()>;
+
+    /// Makes this run's pending files of checkpoints `<= checkpoint` visible.
+    fn commit(&mut self, checkpoint: u64) -> Result<()>;
 }
 
 /// The exactly-once file sink operator.
 pub struct FileSink {
     config: FileSinkConfig,
-    run_id: String,
-    subtask: u32,
+    /// Set on open.
+    files: Option<Box<dyn PartFiles>>,
     next_seq: u64,
-    current: Option<OpenFile>,
-    /// Closed files waiting for a checkpoint: (checkpoint id, seq).
-    pending: Vec<(u64, u64)>,
     last_checkpoint: u64,
-}
-
-/// A parsed hidden file name.
-#[derive(Debug, PartialEq)]
-struct PartName {
-    run: String,
-    subtask: u32,
-    seq: u64,
-    state: PartState,
-}
-
-#[derive(Debug, PartialEq)]
-enum PartState {
-    InProgress,
-    Pending(u64),
-}
-
-fn parse_hidden(name: &str) -> Option<PartName> {
-    let rest = name.strip_prefix(".part-")?;
-    let (stem, suffix) = rest.split_once('.')?;
-    let mut parts = stem.rsplitn(3, '-');
-    let seq = parts.next()?.parse().ok()?;
-    let subtask = parts.next()?.parse().ok()?;
-    let run = parts.next()?.to_string();
-    let state = if suffix == "inprogress" {
-        PartState::InProgress
-    } else {
-        PartState::Pending(suffix.strip_prefix("pending-")?.parse().ok()?)
-    };
-    Some(PartName {
-        run,
-        subtask,
-        seq,
-        state,
-    })
-}
-
-fn rename_idempotent(from: &Path, to: &Path) -> Result<()> {
-    match std::fs::rename(from, to) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(format!("renaming {} to {}", from.display(), to.display()), e)),
-    }
 }
 
 impl FileSink {
     /// A sink writing as configured.
     pub fn new(config: FileSinkConfig) -> Result<Self> {
+        config.validate()?;
         Ok(Self {
             config,
-            run_id: String::new(),
-            subtask: 0,
+            files: None,
             next_seq: 0,
-            current: None,
-            pending: Vec::new(),
             last_checkpoint: 0,
         })
     }
 
-    fn hidden(&self, run: &str, subtask: u32, seq: u64, state: &PartState) -> PathBuf {
-        let suffix = match state {
-            PartState::InProgress => "inprogress".to_string(),
-            PartState::Pending(n) => format!("pending-{n}"),
-        };
-        self.config.path.join(format!(".part-{run}-{subtask}-{seq}.{suffix}"))
-    }
-
-    fn visible(&self, run: &str, subtask: u32, seq: u64) -> PathBuf {
-        self.config
-            .path
-            .join(format!("part-{run}-{subtask}-{seq}.{}", self.config.extension()))
-    }
-
-    /// Commits or deletes the hidden files of earlier runs after a restore from `restored`.
-    fn recover(&self, restored: Option<u64>) -> Result<()> {
-        let entries = std::fs::read_dir(&self.config.path)
-            .map_err(|e| Error::io(format!("listing {}", self.config.path.display()), e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(format!("listing {}", self.config.path.display()), e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(part) = parse_hidden(&name) else { continue };
-            if part.run == self.run_id {
-                continue;
-            }
-            match (part.state, restored) {
-                (PartState::Pending(n), Some(c)) if n <= c => {
-                    rename_idempotent(&entry.path(), &self.visible(&part.run, part.subtask, part.seq))?;
-                }
-                _ => match std::fs::remove_file(entry.path()) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io(format!("deleting {}", entry.path().display()), e)),
-                },
-            }
-        }
-        Ok(())
-    }
-
-    fn close_current(&mut self, checkpoint: u64) -> Result<()> {
-        if let Some(file) = self.current.take() {
-            let seq = file.seq;
-            file.finish()?;
-            let from = self.hidden(&self.run_id, self.subtask, seq, &PartState::InProgress);
-            let to = self.hidden(&self.run_id, self.subtask, seq, &PartState::Pending(checkpoint));
-            std::fs::rename(&from, &to).map_err(|e| Error::io(format!("renaming {}", from.display()), e))?;
-            self.pending.push((checkpoint, seq));
-        }
-        Ok(())
-    }
-
-    fn open_file(&mut self, schema: &SchemaRef) -> Result<&mut OpenFile> {
-        if self.current.is_none() {
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            let path = self.hidden(&self.run_id, self.subtask, seq, &PartState::InProgress);
-            let file = File::create(&path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-            let writer = match self.config.format {
-                FileFormat::Parquet => {
-                    let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-                    FileWriter::Parquet(Box::new(
-                        ArrowWriter::try_new(file, schema.clone(), Some(properties))
-                            .map_err(|e| Error::Internal(format!("opening a Parquet sink file: {e}")))?,
-                    ))
-                }
-                FileFormat::Json | FileFormat::Csv => FileWriter::Text(BufWriter::with_capacity(256 * 1024, file)),
-            };
-            self.current = Some(OpenFile { seq, writer, bytes: 0 });
-        }
-        self.current
+    fn files(&mut self) -> Result<&mut Box<dyn PartFiles>> {
+        self.files
             .as_mut()
-            .ok_or_else(|| Error::Internal("sink file missing".into()))
-    }
-
-    fn encode(&self, batch: &RecordBatch, header: bool) -> Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        match self.config.format {
-            FileFormat::Json => {
-                let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
-                w.write(batch)?;
-                w.finish()?;
-            }
-            FileFormat::Csv => {
-                let mut w = arrow::csv::WriterBuilder::new().with_header(header).build(&mut buf);
-                w.write(batch)?;
-            }
-            FileFormat::Parquet => return Err(Error::Internal("Parquet batches are not encoded as text".into())),
-        }
-        Ok(buf)
+            .ok_or_else(|| Error::Internal("file sink: used before open".into()))
     }
 }
 
 impl Operator for FileSink {
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
         let info = ctx.info();
-        self.run_id = info.run_id.replace('-', "_");
-        self.subtask = info.subtask.0;
-        self.last_checkpoint = info.restored_checkpoint.map_or(0, |c| c.0);
-        std::fs::create_dir_all(&self.config.path)
-            .map_err(|e| Error::io(format!("creating {}", self.config.path.display()), e))?;
-        if self.subtask == 0 {
-            self.recover(info.restored_checkpoint.map(|c| c.0))?;
+        let run = info.run_id.replace('-', "_");
+        let subtask = info.subtask.0;
+        let restored = info.restored_checkpoint.map(|c| c.0);
+        self.last_checkpoint = restored.unwrap_or(0);
+        let format = self.config.format;
+        let mut files: Box<dyn PartFiles> = match &self.config.path {
+            Location::Local(dir) => Box::new(local::LocalParts::open(dir, format, &run, subtask)?),
+            Location::Url(url) => {
+                let part_bytes = usize::try_from(self.config.part_bytes)
+                    .map_err(|_| Error::Config(format!("file sink: part size {} too large", self.config.part_bytes)))?;
+                Box::new(object::ObjectParts::open(url, format, part_bytes, &run, subtask)?)
+            }
+        };
+        if subtask == 0 {
+            files.recover(restored)?;
         }
+        self.files = Some(files);
         Ok(())
     }
 
@@ -342,30 +279,18 @@ impl Operator for FileSink {
             return Ok(());
         }
         let roll = self.config.roll_bytes;
-        let encoded = match self.config.format {
-            FileFormat::Parquet => None,
-            FileFormat::Json | FileFormat::Csv => {
-                let header = self.current.as_ref().is_none_or(|f| f.bytes == 0);
-                Some(self.encode(&batch, header)?)
-            }
-        };
-        let file = self.open_file(&batch.schema())?;
-        match (&mut file.writer, encoded) {
-            (FileWriter::Text(w), Some(bytes)) => {
-                w.write_all(&bytes).map_err(|e| Error::io("writing a sink file", e))?;
-                file.bytes += bytes.len() as u64;
-            }
-            (FileWriter::Parquet(w), None) => {
-                w.write(&batch)
-                    .map_err(|e| Error::Internal(format!("writing a Parquet sink file: {e}")))?;
-                file.bytes = (w.bytes_written() + w.in_progress_size()) as u64;
-            }
-            _ => return Err(Error::Internal("a sink file of the wrong format".into())),
+        let next = self.last_checkpoint + 1;
+        let files = self
+            .files
+            .as_mut()
+            .ok_or_else(|| Error::Internal("file sink: used before open".into()))?;
+        if !files.is_open() {
+            files.start(self.next_seq, &batch.schema())?;
+            self.next_seq += 1;
         }
-        if file.bytes >= roll {
+        if files.write(&batch)? >= roll {
             // Rolled files wait for the next checkpoint like the others.
-            let next = self.last_checkpoint + 1;
-            self.close_current(next)?;
+            files.close(next)?;
         }
         Ok(())
     }
@@ -373,28 +298,23 @@ impl Operator for FileSink {
     fn snapshot(&mut self, checkpoint: CheckpointId, _ctx: &mut OperatorContext) -> Result<Vec<serde_json::Value>> {
         // Files rolled since the last checkpoint are named for `last + 1 <= checkpoint`; no
         // other checkpoint can complete in between without this subtask, so they commit with it.
-        self.close_current(checkpoint.0)?;
+        self.files()?.close(checkpoint.0)?;
         self.last_checkpoint = checkpoint.0;
         Ok(Vec::new())
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId, _ctx: &mut OperatorContext) -> Result<()> {
-        let (ready, waiting): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|(n, _)| *n <= checkpoint.0);
-        self.pending = waiting;
-        for (n, seq) in ready {
-            let from = self.hidden(&self.run_id, self.subtask, seq, &PartState::Pending(n));
-            let to = self.visible(&self.run_id, self.subtask, seq);
-            rename_idempotent(&from, &to)?;
-        }
-        Ok(())
+        self.files()?.commit(checkpoint.0)
     }
 
     fn end_of_input(&mut self, _ctx: &mut OperatorContext, _out: &mut Collector) -> Result<()> {
         // No barrier passes a finished sink again: the next completed checkpoint covers this.
         let next = self.last_checkpoint + 1;
-        self.close_current(next)
+        self.files()?.close(next)
     }
 }
 
+#[cfg(test)]
+mod object_tests;
 #[cfg(test)]
 mod tests;

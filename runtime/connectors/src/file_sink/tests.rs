@@ -3,6 +3,8 @@ use arrow::array::Int64Array;
 use arrow::datatypes::{DataType, Field, Schema};
 use freshet_core::{KeyGroupRange, ManualClock, OperatorUid, SubtaskIndex};
 use freshet_dataflow::TaskInfo;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn ctx(dir: &Path, run: &str, restored: Option<u64>) -> OperatorContext {
@@ -108,20 +110,6 @@ fn fresh_start_deletes_leftovers_and_options_are_checked() {
     opts.insert("colour".to_string(), "red".to_string());
     let err = FileSinkConfig::from_options(&opts).unwrap_err().to_string();
     assert!(err.contains("colour") && err.contains("path"), "{err}");
-}
-
-#[test]
-fn parses_hidden_names() {
-    assert_eq!(
-        parse_hidden(".part-a1_b-3-17.pending-42"),
-        Some(PartName {
-            run: "a1_b".into(),
-            subtask: 3,
-            seq: 17,
-            state: PartState::Pending(42)
-        })
-    );
-    assert_eq!(parse_hidden("part-a-0-0.jsonl"), None);
 }
 
 #[test]

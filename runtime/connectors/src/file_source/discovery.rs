@@ -1,7 +1,8 @@
 //! Listing the files a file source reads, and which subtask reads which.
 //!
-//! A source path is a file or a directory (not descended into). Names starting with `.` or
-//! `_` are skipped: they are hidden or in-progress files, such as the file sink's.
+//! A source path is a file or a directory (not descended into); on an object store, an object
+//! or the objects directly below a prefix. Names starting with `.` or `_` are skipped: they
+//! are hidden or in-progress files, such as the file sink's.
 //!
 //! Continuous mode partitions files by key group: a file belongs to the key group of its
 //! name's stable hash, and exactly one subtask owns each key group ([`OwnedGroups`], the scheme
@@ -10,28 +11,45 @@
 //! every file the group ever adopted.
 //! Invariant: the items of one snapshot cover every key group exactly once.
 
+use super::files::Files;
 use super::FilePosition;
+use crate::blocking_store::BlockingStore;
 use crate::key_groups::OwnedKeyGroups;
 use freshet_core::key_group::stable_hash;
 use freshet_core::{Error, Result};
 use freshet_dataflow::TaskInfo;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A listed file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {
-    /// Its path (the source path joined with the file name).
-    pub path: PathBuf,
+    /// Its path (the source path joined with the file name), or its URL.
+    pub path: String,
 }
 
-/// The visible regular files at `root`, sorted by path.
-pub fn list(root: &Path) -> Result<Vec<Listed>> {
+/// The visible files of a source's storage, sorted by path.
+pub fn list(files: &Files) -> Result<Vec<Listed>> {
+    let mut out = match files {
+        Files::Local(root) => list_local(root)?,
+        Files::Object(store) => list_objects(store)?,
+    };
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Whether a file named `name` is read (not hidden or in progress).
+fn visible(name: &str) -> bool {
+    !(name.starts_with('.') || name.starts_with('_'))
+}
+
+/// The visible regular files at `root`.
+fn list_local(root: &Path) -> Result<Vec<Listed>> {
     let meta =
         std::fs::metadata(root).map_err(|e| Error::io(format!("file source: reading '{}'", root.display()), e))?;
     if meta.is_file() {
         return Ok(vec![Listed {
-            path: root.to_path_buf(),
+            path: root.to_string_lossy().into_owned(),
         }]);
     }
     let entries =
@@ -39,19 +57,37 @@ pub fn list(root: &Path) -> Result<Vec<Listed>> {
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("file source: listing '{}'", root.display()), e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name.starts_with('_') {
+        if !visible(&entry.file_name().to_string_lossy()) {
             continue;
         }
         let path = entry.path();
         // A file may vanish between listing and stat; it is simply not listed.
         let Ok(meta) = std::fs::metadata(&path) else { continue };
         if meta.is_file() {
-            out.push(Listed { path });
+            out.push(Listed {
+                path: path.to_string_lossy().into_owned(),
+            });
         }
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// The visible objects directly below the store's root, or the root object itself if nothing
+/// is below it.
+fn list_objects(store: &BlockingStore) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    for meta in store.list()? {
+        if meta.location.filename().is_some_and(visible) {
+            out.push(Listed {
+                path: store.url_of(&meta.location),
+            });
+        }
+    }
+    if out.is_empty() && !store.root().is_root() && store.head(store.root())?.is_some() {
+        out.push(Listed {
+            path: store.url().to_string(),
+        });
+    }
     Ok(out)
 }
 

@@ -26,10 +26,18 @@
 //! write files elsewhere and move them in. Never `Finished`. The state grows by one position
 //! per file seen.
 //!
+//! **Object stores.** A `path` like `s3://bucket/prefix` (or `gs://`, `az://`) names an object
+//! or the objects directly below a prefix, listed the same way; positions hold each object's
+//! full URL. Text objects are read by ranged GETs from the byte offset, a few MiB at a time;
+//! Parquet objects are fetched whole when opened. Credentials and endpoints come from the
+//! environment (see [`freshet_core::object_root`]).
+//!
 //! A line that does not parse fails the source with an error naming the file and line.
 
 mod discovery;
+mod files;
 mod parquet_file;
+mod ranged;
 mod reader;
 
 pub use discovery::KeyGroupFiles;
@@ -37,12 +45,13 @@ pub use discovery::KeyGroupFiles;
 use crate::options::OptionReader;
 use arrow::datatypes::SchemaRef;
 use discovery::{list, path_index, OwnedGroups};
-use freshet_core::{CheckpointId, Clock, Error, Result};
+use files::Files;
+use freshet_core::{CheckpointId, Clock, Error, Location, Result};
 use freshet_dataflow::{Source, SourceContext, SourcePoll};
 use reader::{Decoding, OpenFile};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The record format of the files.
@@ -74,8 +83,9 @@ impl FileFormat {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileSourceConfig {
-    /// A file, or a directory whose visible files are read.
-    pub path: PathBuf,
+    /// A file, or a directory whose visible files are read; or an object store URL of an
+    /// object or a prefix.
+    pub path: Location,
     /// CSV, JSON lines or Parquet.
     pub format: FileFormat,
     /// Whether each CSV file starts with a header line (skipped).
@@ -89,7 +99,7 @@ pub struct FileSourceConfig {
 impl Default for FileSourceConfig {
     fn default() -> Self {
         Self {
-            path: PathBuf::new(),
+            path: Location::default(),
             format: FileFormat::Json,
             csv_header: false,
             csv_delimiter: ',',
@@ -111,11 +121,11 @@ impl FileSourceConfig {
     /// Builds a config from `WITH` options; `path` is required.
     pub fn from_options(options: &BTreeMap<String, String>) -> Result<Self> {
         let r = OptionReader::new("filesystem source", options, FILE_SOURCE_OPTIONS, |_| false)?;
+        let path = r
+            .raw("path")
+            .ok_or_else(|| Error::Config("filesystem source: option 'path' is required".into()))?;
         let mut c = Self {
-            path: PathBuf::from(
-                r.raw("path")
-                    .ok_or_else(|| Error::Config("filesystem source: option 'path' is required".into()))?,
-            ),
+            path: Location::parse(path).map_err(|e| r.invalid("path", path, &e.to_string()))?,
             ..Self::default()
         };
         if let Some(f) = r.raw("format") {
@@ -134,7 +144,7 @@ impl FileSourceConfig {
 
     /// Checks the values.
     pub fn validate(&self) -> Result<()> {
-        if self.path.as_os_str().is_empty() {
+        if self.path.is_empty() {
             return Err(Error::Config("filesystem source: 'path' is required".into()));
         }
         if !self.csv_delimiter.is_ascii() {
@@ -188,6 +198,8 @@ struct OwnedFile {
 pub struct FileSource {
     config: FileSourceConfig,
     decoding: Decoding,
+    /// The storage, opened on open.
+    storage: Option<Files>,
     files: Vec<OwnedFile>,
     /// Index in `files` of the file being read, with its open handle.
     current: Option<(usize, OpenFile)>,
@@ -216,6 +228,7 @@ impl FileSource {
         Ok(Self {
             config,
             decoding,
+            storage: None,
             files: Vec::new(),
             current: None,
             batch_size: 1,
@@ -243,24 +256,31 @@ impl FileSource {
         self.files.push(OwnedFile { pos, split });
     }
 
+    fn storage(&self) -> Result<&Files> {
+        self.storage
+            .as_ref()
+            .ok_or_else(|| Error::Internal("file source: used before open".into()))
+    }
+
     /// Continuous mode: lists the directory and adopts the new files of the owned key groups.
     fn scan(&mut self) -> Result<()> {
-        for f in list(&self.config.path)? {
-            let path = f.path.to_string_lossy().into_owned();
-            if self.known.contains(&path) || !self.groups.owns(&f.path) {
+        for f in list(self.storage()?)? {
+            let path = Path::new(&f.path);
+            if self.known.contains(&f.path) || !self.groups.owns(path) {
                 continue;
             }
-            tracing::debug!(path = %path, subtask = self.subtask, "file source: new file");
-            self.adopt(FilePosition::start(path, path_index(&f.path)));
+            tracing::debug!(path = %f.path, subtask = self.subtask, "file source: new file");
+            let index = path_index(path);
+            self.adopt(FilePosition::start(f.path, index));
         }
         Ok(())
     }
 
     /// Bounded mode, fresh start: lists the path and adopts every `p`-th file.
     fn list_bounded(&mut self) -> Result<()> {
-        for (k, f) in list(&self.config.path)?.into_iter().enumerate() {
+        for (k, f) in list(self.storage()?)?.into_iter().enumerate() {
             if k as u32 % self.parallelism == self.subtask {
-                self.adopt(FilePosition::start(f.path.to_string_lossy().into_owned(), k as u32));
+                self.adopt(FilePosition::start(f.path, k as u32));
             }
         }
         Ok(())
@@ -277,6 +297,7 @@ impl Source for FileSource {
         self.parallelism = ctx.info.parallelism.max(1);
         self.batch_size = ctx.batch_size.max(1);
         self.clock = Some(ctx.clock.clone());
+        self.storage = Some(Files::open(&self.config.path)?);
         match (self.continuous(), ctx.restored.is_empty()) {
             (true, true) => {
                 if ctx.info.restored_checkpoint.is_some() {
@@ -313,7 +334,8 @@ impl Source for FileSource {
         if self.current.is_none() {
             if let Some(i) = self.files.iter().position(|f| !f.pos.done) {
                 let p = &self.files[i].pos;
-                self.current = Some((i, OpenFile::open(Path::new(&p.path), &self.decoding, p.offset, p.line)?));
+                let file = self.storage()?.open_file(&p.path, &self.decoding, p.offset, p.line)?;
+                self.current = Some((i, file));
             }
         }
         let Some((i, file)) = self.current.as_mut() else {
@@ -359,5 +381,7 @@ impl Source for FileSource {
     }
 }
 
+#[cfg(test)]
+mod object_tests;
 #[cfg(test)]
 mod tests;

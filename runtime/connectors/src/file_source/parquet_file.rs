@@ -3,7 +3,8 @@
 //! The table's columns are looked up by name among the file's top-level columns (only those
 //! are decoded) and cast to the declared types, so a file written with, say, nanosecond
 //! timestamps or 32-bit integers reads into a table declared with `TIMESTAMP(3)` or `BIGINT`.
-//! A file's position is the number of rows read, which is what the source checkpoints.
+//! A file's position is the number of rows read, which is what the source checkpoints. The
+//! bytes come from a local file or, for an object, from the whole object fetched at open.
 
 use super::reader::Chunk;
 use arrow::array::ArrayRef;
@@ -12,15 +13,19 @@ use arrow::record_batch::RecordBatch;
 use freshet_core::{Error, Result};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use parquet::errors::ParquetError;
+use parquet::file::reader::ChunkReader;
+
+/// Builds the reader once the batch size is known.
+type BuildReader = Box<dyn FnOnce(usize) -> std::result::Result<ParquetRecordBatchReader, ParquetError> + Send>;
 
 /// An open Parquet file.
 pub struct ParquetFile {
-    path: PathBuf,
+    /// Its path or URL, for errors.
+    path: String,
     schema: SchemaRef,
-    /// Built on the first read, when the batch size is known.
-    pending: Option<ParquetRecordBatchReaderBuilder<File>>,
+    /// Run on the first read, when the batch size is known.
+    pending: Option<BuildReader>,
     reader: Option<ParquetRecordBatchReader>,
     /// For each table column, its index in the decoded (projected) batches.
     columns: Vec<usize>,
@@ -29,10 +34,10 @@ pub struct ParquetFile {
 }
 
 impl ParquetFile {
-    /// Opens `path`, whose first `rows` rows were read already, as records of `schema`.
-    pub fn open(path: &Path, schema: &SchemaRef, rows: u64) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(format!("file source: opening '{}'", path.display()), e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(path, e))?;
+    /// Opens the file `path` (a path or URL, for errors) whose bytes `data` gives, and whose
+    /// first `rows` rows were read already, as records of `schema`.
+    pub fn open<T: ChunkReader + 'static>(path: &str, data: T, schema: &SchemaRef, rows: u64) -> Result<Self> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| unreadable(path, e))?;
         let file_schema = builder.schema().clone();
         let mut roots = Vec::with_capacity(schema.fields().len());
         for field in schema.fields() {
@@ -49,8 +54,7 @@ impl ParquetFile {
                 .ok_or_else(|| {
                     let names: Vec<&str> = file_schema.fields().iter().map(|f| f.name().as_str()).collect();
                     Error::Config(format!(
-                        "file source: Parquet file '{}' has no column '{}' (its columns: {})",
-                        path.display(),
+                        "file source: Parquet file '{path}' has no column '{}' (its columns: {})",
                         field.name(),
                         names.join(", ")
                     ))
@@ -67,10 +71,11 @@ impl ParquetFile {
             .collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), selected);
         let builder = builder.with_projection(mask).with_offset(rows as usize);
+        let build: BuildReader = Box::new(move |batch_size| builder.with_batch_size(batch_size).build());
         Ok(Self {
-            path: path.to_path_buf(),
+            path: path.to_string(),
             schema: schema.clone(),
-            pending: Some(builder),
+            pending: Some(build),
             reader: None,
             columns,
             rows,
@@ -79,13 +84,8 @@ impl ParquetFile {
 
     /// Reads up to `max_rows` rows.
     pub fn read(&mut self, max_rows: usize) -> Result<Chunk> {
-        if let Some(builder) = self.pending.take() {
-            self.reader = Some(
-                builder
-                    .with_batch_size(max_rows.max(1))
-                    .build()
-                    .map_err(|e| unreadable(&self.path, e))?,
-            );
+        if let Some(build) = self.pending.take() {
+            self.reader = Some(build(max_rows.max(1)).map_err(|e| unreadable(&self.path, e))?);
         }
         let next = match self.reader.as_mut() {
             Some(reader) => reader.next(),
@@ -124,7 +124,7 @@ impl ParquetFile {
                 arrow::compute::cast(column, field.data_type()).map_err(|e| {
                     Error::Config(format!(
                         "file source: Parquet file '{}' column '{}' of type {} does not convert to {}: {e}",
-                        self.path.display(),
+                        self.path,
                         field.name(),
                         column.data_type(),
                         field.data_type()
@@ -135,16 +135,13 @@ impl ParquetFile {
         RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| {
             Error::Config(format!(
                 "file source: Parquet file '{}' rows {}..: {e}",
-                self.path.display(),
+                self.path,
                 self.rows + 1
             ))
         })
     }
 }
 
-fn unreadable(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Config(format!(
-        "file source: unreadable Parquet file '{}': {e}",
-        path.display()
-    ))
+fn unreadable(path: &str, e: impl std::fmt::Display) -> Error {
+    Error::Config(format!("file source: unreadable Parquet file '{path}': {e}"))
 }

@@ -2,8 +2,9 @@
 //!
 //! CSV and JSON lines are read from a byte offset in chunks of whole lines, decoded into record
 //! batches by arrow's CSV or JSON decoder; the offset after a chunk is always the start of the
-//! next unread line, which is what the source checkpoints. Parquet files are read from a row
-//! offset (see [`super::parquet_file`]).
+//! next unread line, which is what the source checkpoints. The lines come from any buffered
+//! reader positioned at that offset: a local file, or ranged GETs of an object
+//! ([`super::ranged`]). Parquet files are read from a row offset (see [`super::parquet_file`]).
 
 use super::parquet_file::ParquetFile;
 use super::FileFormat;
@@ -11,9 +12,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use freshet_core::{Error, Result};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
 
 /// How records are decoded.
 #[derive(Clone, Debug)]
@@ -82,15 +81,6 @@ pub enum OpenFile {
 }
 
 impl OpenFile {
-    /// Opens `path` at `offset` (a byte offset for text, a row offset for Parquet), where
-    /// `line` lines (or rows) precede it.
-    pub fn open(path: &Path, decoding: &Decoding, offset: u64, line: u64) -> Result<Self> {
-        Ok(match decoding.format {
-            FileFormat::Parquet => Self::Parquet(ParquetFile::open(path, &decoding.schema, offset)?),
-            FileFormat::Csv | FileFormat::Json => Self::Text(TextFile::open(path, offset, line)?),
-        })
-    }
-
     /// Reads up to `max_rows` records.
     pub fn read(&mut self, decoding: &Decoding, max_rows: usize) -> Result<Chunk> {
         match self {
@@ -102,8 +92,9 @@ impl OpenFile {
 
 /// A text file positioned at the start of a line.
 pub struct TextFile {
-    path: PathBuf,
-    reader: BufReader<File>,
+    /// Its path or URL, for errors.
+    name: String,
+    reader: Box<dyn BufRead + Send>,
     /// Byte offset of the next unread line.
     offset: u64,
     /// Number of lines before `offset` (the next line is `line + 1`, counting from 1).
@@ -128,21 +119,19 @@ pub struct Chunk {
 }
 
 impl TextFile {
-    /// Opens `path` at `offset`, where `line` lines precede it.
-    pub fn open(path: &Path, offset: u64, line: u64) -> Result<Self> {
-        let what = |e| Error::io(format!("file source: opening '{}' at byte {offset}", path.display()), e);
-        let mut file = File::open(path).map_err(what)?;
-        file.seek(SeekFrom::Start(offset)).map_err(what)?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            reader: BufReader::with_capacity(1 << 16, file),
+    /// The file `name` (a path or URL, for errors) read by `reader` from `offset`, where `line`
+    /// lines precede it.
+    pub fn new(name: String, reader: Box<dyn BufRead + Send>, offset: u64, line: u64) -> Self {
+        Self {
+            name,
+            reader,
             offset,
             line,
             eof: false,
             lines: Vec::new(),
             scratch: Vec::new(),
             spans: Vec::new(),
-        })
+        }
     }
 
     /// Reads up to `max_rows` record lines (skipping blank lines and a CSV header) and decodes
@@ -154,7 +143,7 @@ impl TextFile {
             self.scratch.clear();
             let n = self.reader.read_until(b'\n', &mut self.scratch).map_err(|e| {
                 Error::io(
-                    format!("file source: reading '{}' line {}", self.path.display(), self.line + 1),
+                    format!("file source: reading '{}' line {}", self.name, self.line + 1),
                     e,
                 )
             })?;
@@ -202,7 +191,7 @@ impl TextFile {
             if let Err(e) = decoding.decode(&self.lines[*start..*end], 1) {
                 return Error::Config(format!(
                     "file source: malformed {kind} record in '{}' line {line}: {e}",
-                    self.path.display()
+                    self.name
                 ));
             }
         }
@@ -212,7 +201,7 @@ impl TextFile {
         );
         Error::Config(format!(
             "file source: malformed {kind} records in '{}' lines {first}..={last}: {chunk_error}",
-            self.path.display()
+            self.name
         ))
     }
 }

@@ -46,7 +46,7 @@ fn csv_dir() -> tempfile::TempDir {
 
 fn csv_config(dir: &Path) -> FileSourceConfig {
     FileSourceConfig {
-        path: dir.to_path_buf(),
+        path: dir.into(),
         format: FileFormat::Csv,
         csv_header: true,
         ..FileSourceConfig::default()
@@ -55,7 +55,7 @@ fn csv_config(dir: &Path) -> FileSourceConfig {
 
 fn continuous_config(dir: &Path, interval_ms: u64) -> FileSourceConfig {
     FileSourceConfig {
-        path: dir.to_path_buf(),
+        path: dir.into(),
         monitor_interval_ms: Some(interval_ms),
         ..FileSourceConfig::default()
     }
@@ -178,7 +178,7 @@ fn single_json_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "x.jsonl", "{\"id\": 1, \"name\": \"a\"}\n{\"id\": 2}\n");
     let cfg = FileSourceConfig {
-        path: dir.path().join("x.jsonl"),
+        path: dir.path().join("x.jsonl").into(),
         ..FileSourceConfig::default()
     };
     let (rows, snap) = read_all(&cfg, 0, 1, Vec::new(), 10);
@@ -222,7 +222,7 @@ fn malformed_lines_name_file_and_line() {
 
     write(dir.path(), "bad.json", "{\"id\": 1}\n{\"id\": 2}\n{\"id\": \n");
     let cfg = FileSourceConfig {
-        path: dir.path().join("bad.json"),
+        path: dir.path().join("bad.json").into(),
         ..FileSourceConfig::default()
     };
     let mut src = FileSource::new(schema(), cfg).expect("source");
@@ -399,7 +399,7 @@ fn parquet_columns_are_matched_by_name_and_cast() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_parquet(dir.path(), "a.parquet", 0, 7);
     let cfg = FileSourceConfig {
-        path: dir.path().join("a.parquet"),
+        path: dir.path().join("a.parquet").into(),
         format: FileFormat::Parquet,
         ..FileSourceConfig::default()
     };
@@ -417,7 +417,7 @@ fn parquet_restores_mid_file_without_duplicates_even_rescaled() {
     write_parquet(dir.path(), "a.parquet", 0, 8);
     write_parquet(dir.path(), "b.parquet", 8, 5);
     let cfg = FileSourceConfig {
-        path: dir.path().to_path_buf(),
+        path: dir.path().to_path_buf().into(),
         format: FileFormat::Parquet,
         ..FileSourceConfig::default()
     };
@@ -447,7 +447,7 @@ fn parquet_errors_name_the_file_and_column() {
     write(dir.path(), "b.parquet", "not parquet");
     let open = |name: &str, schema: SchemaRef| {
         let cfg = FileSourceConfig {
-            path: dir.path().join(name),
+            path: dir.path().join(name).into(),
             format: FileFormat::Parquet,
             ..FileSourceConfig::default()
         };

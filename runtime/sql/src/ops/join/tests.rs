@@ -361,7 +361,7 @@ mod lookup {
         let spec = LookupJoinSpec {
             dimension: DimensionTable {
                 config: FileSourceConfig {
-                    path: dir.join("dim.csv"),
+                    path: dir.join("dim.csv").into(),
                     format: freshet_connectors::file_source::FileFormat::Csv,
                     ..FileSourceConfig::default()
                 },
