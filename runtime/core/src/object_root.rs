@@ -3,13 +3,18 @@
 //! inside it. Checkpoint storage and the `filesystem` connectors both go through it, so every
 //! part of Freshet reads the same environment: credentials and regions from the usual variables
 //! (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `GOOGLE_SERVICE_ACCOUNT`, `AZURE_STORAGE_ACCOUNT_NAME`,
-//! …), `AWS_ENDPOINT` for an S3-compatible server and `AWS_ALLOW_HTTP=true` for plain HTTP.
+//! …), `AWS_ENDPOINT` for an S3-compatible server and `AWS_ALLOW_HTTP=true` for plain HTTP; for
+//! S3, what the variables leave unset comes from the AWS shared files (`~/.aws/credentials`,
+//! `~/.aws/config`, profile `AWS_PROFILE`; see [`crate::aws_profile`]).
 
+use crate::aws_profile::AwsProfile;
 use crate::{Error, Result};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::ObjectStore;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// An object store opened at a URL: the store, the path of the URL's root in it, and the URL.
@@ -38,6 +43,28 @@ fn both<S: ObjectStore + MultipartStore>(store: S) -> (Arc<dyn ObjectStore>, Opt
     (store.clone(), Some(store))
 }
 
+/// S3 settings from the environment, completed by the AWS shared credentials and config files
+/// ([`AwsProfile`]) for what the environment leaves unset. An `http://` endpoint from the files
+/// allows plain HTTP, as the AWS SDKs do.
+fn s3_builder() -> Result<AmazonS3Builder> {
+    let mut builder = AmazonS3Builder::from_env();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let Some(profile) = AwsProfile::load(|var| std::env::var(var).ok(), home)? else {
+        return Ok(builder);
+    };
+    for (var, value) in profile.unset_settings(|var| std::env::var_os(var).is_some()) {
+        let key: AmazonS3ConfigKey = var
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|e| Error::Internal(format!("S3 setting {var}: {e}")))?;
+        if var == "AWS_ENDPOINT" && value.starts_with("http://") && std::env::var_os("AWS_ALLOW_HTTP").is_none() {
+            builder = builder.with_allow_http(true);
+        }
+        builder = builder.with_config(key, value);
+    }
+    Ok(builder)
+}
+
 impl ObjectRoot {
     /// Opens the object store of `url` (`s3://bucket/prefix`, `gs://…`, `az://…`), configured
     /// from the environment. Nothing is contacted yet.
@@ -45,12 +72,7 @@ impl ObjectRoot {
         let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("invalid storage URL '{url}': {e}")))?;
         let open_err = |e: object_store::Error| Error::Config(format!("cannot open '{url}': {e}"));
         let (store, multipart) = match parsed.scheme() {
-            "s3" | "s3a" => both(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(open_err)?,
-            ),
+            "s3" | "s3a" => both(s3_builder()?.with_url(url).build().map_err(open_err)?),
             "gs" => both(
                 object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_url(url)

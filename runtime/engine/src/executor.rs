@@ -228,6 +228,13 @@ impl<D: Deployer> Executor<D> {
             Some(dir) => CheckpointStorage::from_url(dir)?,
             None => checkpoints.child("savepoints"),
         };
+        // Uploads a crash interrupted belong to no completed snapshot: free their parts.
+        for storage in [checkpoints.as_ref(), &savepoint_root] {
+            let aborted = storage.abort_abandoned_uploads().await?;
+            if aborted > 0 {
+                tracing::info!(storage = %storage.url(), aborted, "aborted multipart uploads a crash left open");
+            }
+        }
         let initial = restore::resolve(&self.config.restore, &checkpoints, &savepoint_root).await?;
         if let Some(p) = &initial {
             tracing::info!(location = %p.location, id = %p.metadata.id, "restoring");

@@ -6,23 +6,53 @@
 //! chk-<id>/_metadata                 written last: a checkpoint without it does not exist
 //! chk-<id>/<operator uid>/<subtask>/ private state files of that checkpoint
 //! shared/<operator uid>/...          files shared by incremental checkpoints
+//! _uploads/<file>                    multipart uploads in progress (object stores only)
 //! ```
 //! A savepoint is a storage rooted at its own directory, holding `_metadata` and its files.
+//!
+//! **Multipart uploads** (files over [`PART_SIZE`] on an object store) are journaled: before
+//! the first part goes up, a small `_uploads/` entry below the storage's root records the
+//! object and its upload id, and it is deleted once the upload completes or is aborted. An
+//! upload a crash interrupted is never part of a completed checkpoint (`_metadata` is written
+//! last), but it keeps its parts on the server; [`CheckpointStorage::abort_abandoned_uploads`],
+//! run when a job starts, aborts every upload the journal still lists.
 
 use crate::metadata::{CheckpointMetadata, METADATA_FILE};
 use bytes::Bytes;
 use freshet_core::{CheckpointId, Error, Location, ObjectRoot, Result};
 use futures::TryStreamExt;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// Files larger than this go up as multipart uploads, in parts of this size.
+pub const PART_SIZE: usize = 16 * 1024 * 1024;
+
+/// The journal directory of multipart uploads in progress, below a storage's root.
+const UPLOADS_DIR: &str = "_uploads";
+
+/// A journal entry: an upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadEntry {
+    /// The object being uploaded (its path in the store).
+    pub object: String,
+    /// The store's upload id.
+    pub upload_id: String,
+}
 
 /// A place to write and read checkpoints.
 #[derive(Clone)]
 pub struct CheckpointStorage {
     store: Arc<dyn ObjectStore>,
+    /// The store's multipart API (object stores; `None` for a local directory).
+    multipart: Option<Arc<dyn MultipartStore>>,
     root: Path,
     url: String,
+    /// Where uploads in progress are journaled: `_uploads` below the root this storage was
+    /// opened at (children share it).
+    journal: Path,
 }
 
 impl std::fmt::Debug for CheckpointStorage {
@@ -51,10 +81,13 @@ impl CheckpointStorage {
     }
 
     fn at(root: ObjectRoot) -> Self {
+        let journal = root.path(UPLOADS_DIR);
         Self {
             store: root.store,
+            multipart: root.multipart,
             root: root.root,
             url: root.url,
+            journal,
         }
     }
 
@@ -72,8 +105,10 @@ impl CheckpointStorage {
     pub fn child(&self, rel: &str) -> Self {
         Self {
             store: self.store.clone(),
+            multipart: self.multipart.clone(),
             root: self.path(rel),
             url: self.url_of(rel),
+            journal: self.journal.clone(),
         }
     }
 
@@ -93,37 +128,153 @@ impl CheckpointStorage {
         Ok(size)
     }
 
-    /// Uploads a local file, in parts for large ones; returns its size.
+    /// Uploads a local file, in parts for large ones (journaled, see the module docs); returns
+    /// its size.
     pub async fn put_file(&self, rel: &str, local: &std::path::Path) -> Result<u64> {
         let bytes = tokio::fs::read(local)
             .await
             .map_err(|e| Error::io(format!("reading {}", local.display()), e))?;
         let size = bytes.len() as u64;
-        const PART: usize = 16 * 1024 * 1024;
-        if bytes.len() <= PART {
+        if bytes.len() <= PART_SIZE {
             return self.put(rel, Bytes::from(bytes)).await;
         }
+        let bytes = Bytes::from(bytes);
+        match &self.multipart {
+            Some(multipart) => self.put_parts(multipart.as_ref(), rel, bytes).await?,
+            None => self.put_parts_unjournaled(rel, bytes).await?,
+        }
+        Ok(size)
+    }
+
+    /// A multipart upload with explicit ids, journaled while in progress.
+    async fn put_parts(&self, multipart: &dyn MultipartStore, rel: &str, bytes: Bytes) -> Result<()> {
         let path = self.path(rel);
-        let mut upload = self
-            .store
-            .put_multipart(&path)
+        let upload_id = multipart
+            .create_multipart(&path)
             .await
             .map_err(|e| storage_err(&format!("starting upload of {}", self.url_of(rel)), e))?;
-        let bytes = Bytes::from(bytes);
-        let mut offset = 0;
-        while offset < bytes.len() {
-            let end = (offset + PART).min(bytes.len());
-            if let Err(e) = upload.put_part(PutPayload::from(bytes.slice(offset..end))).await {
+        let entry = UploadEntry {
+            object: path.to_string(),
+            upload_id: upload_id.clone(),
+        };
+        let entry_path = self.journal.clone().join(journal_name(&entry));
+        if let Err(e) = self.journal_upload(&entry).await {
+            let _ = multipart.abort_multipart(&path, &upload_id).await;
+            return Err(e);
+        }
+        let mut parts = Vec::new();
+        for (index, start) in (0..bytes.len()).step_by(PART_SIZE).enumerate() {
+            let end = (start + PART_SIZE).min(bytes.len());
+            let part = multipart
+                .put_part(&path, &upload_id, index, PutPayload::from(bytes.slice(start..end)))
+                .await;
+            match part {
+                Ok(part) => parts.push(part),
+                Err(e) => {
+                    let _ = multipart.abort_multipart(&path, &upload_id).await;
+                    let _ = self.store.delete(&entry_path).await;
+                    return Err(storage_err(&format!("uploading {}", self.url_of(rel)), e));
+                }
+            }
+        }
+        multipart
+            .complete_multipart(&path, &upload_id, parts)
+            .await
+            .map_err(|e| storage_err(&format!("completing upload of {}", self.url_of(rel)), e))?;
+        match self.store.delete(&entry_path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(storage_err(
+                &format!("ending the journal entry of {}", self.url_of(rel)),
+                e,
+            )),
+        }
+    }
+
+    /// A multipart upload through the store's generic writer (a local directory: nothing is
+    /// left behind by a crash but a temporary file).
+    async fn put_parts_unjournaled(&self, rel: &str, bytes: Bytes) -> Result<()> {
+        let mut upload = self
+            .store
+            .put_multipart(&self.path(rel))
+            .await
+            .map_err(|e| storage_err(&format!("starting upload of {}", self.url_of(rel)), e))?;
+        for start in (0..bytes.len()).step_by(PART_SIZE) {
+            let end = (start + PART_SIZE).min(bytes.len());
+            if let Err(e) = upload.put_part(PutPayload::from(bytes.slice(start..end))).await {
                 let _ = upload.abort().await;
                 return Err(storage_err(&format!("uploading {}", self.url_of(rel)), e));
             }
-            offset = end;
         }
         upload
             .complete()
             .await
             .map_err(|e| storage_err(&format!("completing upload of {}", self.url_of(rel)), e))?;
-        Ok(size)
+        Ok(())
+    }
+
+    /// The uploads the journal lists as in progress.
+    pub async fn journaled_uploads(&self) -> Result<Vec<(Path, UploadEntry)>> {
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&self.journal))
+            .try_collect()
+            .await
+            .map_err(|e| storage_err(&format!("listing {}/{UPLOADS_DIR}", self.url), e))?;
+        let mut entries = Vec::with_capacity(listed.len());
+        for meta in listed {
+            let bytes = self
+                .store
+                .get(&meta.location)
+                .await
+                .map_err(|e| storage_err(&format!("reading upload journal entry {}", meta.location), e))?
+                .bytes()
+                .await
+                .map_err(|e| storage_err(&format!("reading upload journal entry {}", meta.location), e))?;
+            let entry: UploadEntry = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::State(format!("unreadable upload journal entry {}: {e}", meta.location)))?;
+            entries.push((meta.location, entry));
+        }
+        Ok(entries)
+    }
+
+    /// Records that an upload is in progress (what [`put_file`](Self::put_file) does before the
+    /// first part; public for tests that stage a crash).
+    pub async fn journal_upload(&self, entry: &UploadEntry) -> Result<()> {
+        let bytes = serde_json::to_vec(entry).map_err(Error::from)?;
+        self.store
+            .put(&self.journal.clone().join(journal_name(entry)), PutPayload::from(bytes))
+            .await
+            .map_err(|e| storage_err(&format!("journaling the upload of {}", entry.object), e))?;
+        Ok(())
+    }
+
+    /// Aborts every upload the journal lists (left by a process that crashed mid-upload) and
+    /// clears the journal; returns how many. Run it when a job starts, before anything uploads:
+    /// an upload still running elsewhere on the same storage would be aborted too. An abort
+    /// that fails is logged and its entry kept for the next start.
+    pub async fn abort_abandoned_uploads(&self) -> Result<usize> {
+        let Some(multipart) = &self.multipart else {
+            return Ok(0);
+        };
+        let mut aborted = 0;
+        for (entry_path, entry) in self.journaled_uploads().await? {
+            let object = Path::from(entry.object.as_str());
+            match multipart.abort_multipart(&object, &entry.upload_id).await {
+                Ok(()) => {
+                    tracing::info!(object = %entry.object, upload = %entry.upload_id, "aborted an upload a crash left open");
+                    aborted += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(object = %entry.object, upload = %entry.upload_id, error = %e, "could not abort an upload a crash left open; trying again at the next start");
+                    continue;
+                }
+            }
+            match self.store.delete(&entry_path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(storage_err(&format!("deleting upload journal entry {entry_path}"), e)),
+            }
+        }
+        Ok(aborted)
     }
 
     /// Reads a whole file.
@@ -253,6 +404,23 @@ impl CheckpointStorage {
             None => Ok(None),
         }
     }
+}
+
+/// The journal file name of an upload: unique per upload id, readable per object.
+fn journal_name(entry: &UploadEntry) -> String {
+    let object: String = entry
+        .object
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let id = freshet_core::key_group::stable_hash(entry.upload_id.as_bytes());
+    format!("{object}.{id:016x}.json")
 }
 
 /// Joins two relative storage paths.

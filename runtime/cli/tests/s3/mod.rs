@@ -286,4 +286,179 @@ async fn large_files_go_up_in_parts_and_come_back_whole() {
         tag_values(&listing, "ETag").iter().all(|e| !e.contains('-')),
         "{listing}"
     );
+    // A completed upload leaves neither an open upload nor a journal entry.
+    assert!(storage.journaled_uploads().await.unwrap().is_empty());
+    assert!(open_uploads(&s3, "large").is_empty());
+}
+
+/// The uploads `bucket` has open (ListMultipartUploads).
+fn open_uploads(s3: &S3Server, bucket: &str) -> Vec<String> {
+    let (code, body) = s3.request("GET", &format!("/{bucket}?uploads"));
+    assert_eq!(code, 200, "{body}");
+    tag_values(&body, "UploadId")
+}
+
+/// What a crash in the middle of a multipart upload leaves (an open upload with a part, and
+/// its journal entry) is aborted when the next job opens the storage.
+#[tokio::test]
+async fn uploads_a_crash_left_open_are_aborted_when_a_job_starts() {
+    let s3 = S3Server::start("crashed");
+    for (key, value) in s3.env() {
+        std::env::set_var(key, value);
+    }
+    let root = freshet_core::ObjectRoot::open("s3://crashed/chk").unwrap();
+    let multipart = root.multipart.clone().expect("S3 has a multipart API");
+    let object = root.path("shared/op/000042.sst");
+    let upload_id = multipart.create_multipart(&object).await.unwrap();
+    multipart
+        .put_part(&object, &upload_id, 0, vec![7u8; 5 * 1024 * 1024].into())
+        .await
+        .unwrap();
+    let storage = freshet_state::CheckpointStorage::from_url("s3://crashed/chk").unwrap();
+    storage
+        .journal_upload(&freshet_state::storage::UploadEntry {
+            object: object.to_string(),
+            upload_id: upload_id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(open_uploads(&s3, "crashed"), vec![upload_id]);
+
+    // What `freshet run` does first with its checkpoint storage.
+    assert_eq!(storage.abort_abandoned_uploads().await.unwrap(), 1);
+    assert!(open_uploads(&s3, "crashed").is_empty(), "the upload is aborted");
+    assert!(
+        storage.journaled_uploads().await.unwrap().is_empty(),
+        "the journal is cleared"
+    );
+    assert_eq!(storage.abort_abandoned_uploads().await.unwrap(), 0);
+}
+
+/// `filesystem` tables on `s3://` through `freshet run`, with the S3 settings read from the
+/// AWS shared files of a `HOME` (no `AWS_*` variable set): a throttled job writes bids into
+/// `s3://lake/bids`, is killed with SIGKILL after some checkpoints and restored to its end;
+/// a second job reads `s3://lake/bids` back into a local directory. What it reads is exactly
+/// the bids a reference run writes locally, and no multipart upload is left open.
+#[test]
+fn filesystem_tables_on_s3_with_settings_from_aws_files_survive_a_kill_exactly_once() {
+    let s3 = S3Server::start("lake");
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "[lake]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        format!(
+            "[profile lake]\nregion = us-east-1\nendpoint_url = http://{}\n",
+            s3.addr
+        ),
+    )
+    .unwrap();
+    let freshet = |args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.args(args).env("HOME", &home).env("AWS_PROFILE", "lake");
+        for (key, _) in s3.env() {
+            command.env_remove(key);
+        }
+        command
+    };
+    let write_sql = |name: &str, sink: &str, throttle: &str| {
+        let path = dir.path().join(format!("{name}.sql"));
+        std::fs::write(
+            &path,
+            format!(
+                "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+                    date_time TIMESTAMP(3), extra STRING)
+                 WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '40000'{throttle});
+                 CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT)
+                 WITH ('connector' = 'filesystem', 'path' = '{sink}', 'format' = 'json');
+                 INSERT INTO bids SELECT auction, bidder, price FROM bid;"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let reference_dir = dir.path().join("reference");
+    let reference = write_sql("reference", reference_dir.to_str().unwrap(), "");
+    let out = freshet(&[
+        "run",
+        reference.to_str().unwrap(),
+        "--checkpoint-dir",
+        dir.path().join("ref-chk").to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut expected = super::committed_lines(&reference_dir);
+    expected.sort();
+    assert_eq!(expected.len(), 36_800, "the bids of 40,000 Nexmark events");
+
+    let to_s3 = write_sql("to-s3", "s3://lake/bids", ", 'max-events-per-second' = '10000'");
+    let run_to_s3 = |restore: bool| {
+        let mut args = vec![
+            "run",
+            to_s3.to_str().unwrap(),
+            "--parallelism",
+            "2",
+            "--checkpoint-dir",
+            "s3://lake/chk",
+            "--checkpoint-interval",
+            "300ms",
+        ];
+        if restore {
+            args.extend(["--restore", "latest"]);
+        }
+        freshet(&args)
+    };
+    let mut child = run_to_s3(false)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("two checkpoints on S3", Duration::from_secs(60), || {
+        completed(&s3, "lake", "chk/") >= 2
+    });
+    child.kill().unwrap(); // SIGKILL, with part files and uploads in flight
+    child.wait().unwrap();
+    let out = run_to_s3(true).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (code, uploads) = s3.request("GET", "/lake?uploads");
+    assert_eq!(code, 200, "{uploads}");
+    assert!(
+        tag_values(&uploads, "UploadId").is_empty(),
+        "the restore completed or aborted every upload: {uploads}"
+    );
+
+    let back_dir = dir.path().join("back");
+    let back = dir.path().join("back.sql");
+    std::fs::write(
+        &back,
+        format!(
+            "CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT)
+             WITH ('connector' = 'filesystem', 'path' = 's3://lake/bids', 'format' = 'json');
+             CREATE TABLE copy (auction BIGINT, bidder BIGINT, price BIGINT)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+             INSERT INTO copy SELECT * FROM bids;",
+            back_dir.display()
+        ),
+    )
+    .unwrap();
+    let out = freshet(&[
+        "run",
+        back.to_str().unwrap(),
+        "--checkpoint-dir",
+        dir.path().join("back-chk").to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut seen = super::committed_lines(&back_dir);
+    seen.sort();
+    assert_eq!(seen.len(), expected.len(), "every bid once, none twice");
+    assert!(seen == expected, "the bids read back from S3 differ from the reference");
 }
