@@ -200,10 +200,10 @@ s3 =
     addressing_style = path
 ";
 
-    fn files() -> (
-        Option<(&'static Path, &'static str)>,
-        Option<(&'static Path, &'static str)>,
-    ) {
+    /// A file's name and text.
+    type File = Option<(&'static Path, &'static str)>;
+
+    fn files() -> (File, File) {
         (
             Some((Path::new("credentials"), CREDENTIALS)),
             Some((Path::new("config"), CONFIG)),
