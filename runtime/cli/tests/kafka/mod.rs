@@ -53,6 +53,18 @@ fn write_script(dir: &Path, name: &str, sql: &str) -> std::path::PathBuf {
     path
 }
 
+/// A script (`dir/name.sql`) copying the `id` column of `table`, declared by `table_ddl`, into
+/// JSON files under `dir/name`.
+fn ids_script(dir: &Path, name: &str, table_ddl: &str, table: &str) -> std::path::PathBuf {
+    let sql = format!(
+        "{table_ddl}
+        CREATE TABLE out (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+        INSERT INTO out SELECT id FROM {table};",
+        dir.join(name).display()
+    );
+    write_script(dir, name, &sql)
+}
+
 fn run(script: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["run", script.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -215,21 +227,12 @@ fn group_offsets_resume_where_the_last_run_committed() {
     produce_orders(&broker, "ledger", &records[..100]);
     let dir = tempfile::tempdir().unwrap();
     let script = |name: &str, extra: &str| {
-        write_script(
+        let options = format!(", 'scan.bounded.mode' = 'latest-offset', 'properties.group.id' = 'audit'{extra}");
+        ids_script(
             dir.path(),
             name,
-            &format!(
-                "{}
-                CREATE TABLE out (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
-                INSERT INTO out SELECT id FROM ledger;",
-                kafka_table(
-                    "ledger",
-                    &broker,
-                    "ledger",
-                    &format!(", 'scan.bounded.mode' = 'latest-offset', 'properties.group.id' = 'audit'{extra}")
-                ),
-                dir.path().join(name).display()
-            ),
+            &kafka_table("ledger", &broker, "ledger", &options),
+            "ledger",
         )
     };
     let first = script("first", ", 'properties.auto.offset.reset' = 'earliest'");
@@ -391,21 +394,12 @@ fn malformed_records_fail_skip_or_go_to_a_dead_letter_topic() {
     broker.produce("raw-orders", &rows);
     let dir = tempfile::tempdir().unwrap();
     let script = |name: &str, policy: &str| {
-        write_script(
+        let options = format!(", 'scan.bounded.mode' = 'latest-offset'{policy}");
+        ids_script(
             dir.path(),
             name,
-            &format!(
-                "{}
-                CREATE TABLE out (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
-                INSERT INTO out SELECT id FROM orders;",
-                kafka_table(
-                    "orders",
-                    &broker,
-                    "raw-orders",
-                    &format!(", 'scan.bounded.mode' = 'latest-offset'{policy}")
-                ),
-                dir.path().join(name).display()
-            ),
+            &kafka_table("orders", &broker, "raw-orders", &options),
+            "orders",
         )
     };
     let o = run(
