@@ -4,8 +4,9 @@
 //! records aside). Invariants kept here:
 //! - a source's watermark is the minimum over its active splits of
 //!   `max_seen - out_of_orderness - 1`; a split that has been silent for the idleness timeout
-//!   stops holding it back, and a source subtask without any split (more subtasks than Kafka
-//!   partitions, say) is idle;
+//!   stops holding it back, and a source subtask that has never had a split (more subtasks
+//!   than Kafka partitions, say) is idle — one whose splits all finished is not: it is about
+//!   to end, and going idle would let downstream event time overtake what it still holds;
 //! - an operator's watermark is the minimum over its active (non-idle, non-ended) inputs;
 //! - watermarks never go backwards.
 
@@ -68,6 +69,8 @@ pub enum WatermarkUpdate {
 pub struct SourceWatermarks {
     strategy: WatermarkStrategy,
     splits: BTreeMap<u32, SplitProgress>,
+    /// Whether any split was ever registered (a subtask that never had one is idle).
+    had_splits: bool,
     emitted: Watermark,
     idle: bool,
 }
@@ -78,6 +81,7 @@ impl SourceWatermarks {
         Self {
             strategy,
             splits: BTreeMap::new(),
+            had_splits: false,
             emitted: WATERMARK_MIN,
             idle: false,
         }
@@ -85,6 +89,7 @@ impl SourceWatermarks {
 
     /// Registers a split (it holds the watermark back until it produces data or goes idle).
     pub fn add_split(&mut self, split: u32, now_ms: i64) {
+        self.had_splits = true;
         self.splits.entry(split).or_insert(SplitProgress {
             max_timestamp: None,
             last_active_ms: now_ms,
@@ -98,6 +103,7 @@ impl SourceWatermarks {
 
     /// Records that `split` produced records whose largest event time is `max_timestamp`.
     pub fn observe(&mut self, split: u32, max_timestamp: i64, now_ms: i64) {
+        self.had_splits = true;
         let p = self.splits.entry(split).or_insert(SplitProgress {
             max_timestamp: None,
             last_active_ms: now_ms,
@@ -133,8 +139,9 @@ impl SourceWatermarks {
             };
             candidate = Some(candidate.map_or(wm, |c: Watermark| c.min(wm)));
         }
-        // No split at all: nothing can hold event time back until one appears.
-        let all_idle = self.splits.is_empty() || (!any_active && timeout.is_some());
+        // Never a split: nothing can hold event time back until one appears.
+        let without_splits = self.splits.is_empty() && !self.had_splits;
+        let all_idle = without_splits || (!any_active && timeout.is_some() && !self.splits.is_empty());
         if all_idle {
             if !self.idle {
                 self.idle = true;
@@ -317,7 +324,11 @@ mod tests {
         w.observe(3, 100, 30);
         assert_eq!(w.poll(30), WatermarkUpdate::Advanced(99));
         w.finish_split(3);
-        assert_eq!(w.poll(40), WatermarkUpdate::BecameIdle);
+        assert_eq!(
+            w.poll(40),
+            WatermarkUpdate::Unchanged,
+            "finished splits do not make it idle: it is about to end"
+        );
     }
 
     #[test]
